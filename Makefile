@@ -1,0 +1,55 @@
+# gotk: build, generate, verify and test.
+SHELL := /usr/bin/env bash -o pipefail
+GO ?= go
+BIN := $(CURDIR)/bin
+CONTROLLER_GEN := $(BIN)/controller-gen
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/gotk-dev/gotk/internal/version.Version=$(VERSION)
+# Packages of the root module and of the api module.
+PKGS := ./... ./api/...
+
+.PHONY: all build generate verify test lint demo kube-binaries tools clean
+
+all: build
+
+build: generate
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/gotk ./cmd/gotk-controller
+
+$(CONTROLLER_GEN): hack/tools/go.mod hack/tools/go.sum
+	$(GO) build -C hack/tools -o $(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen
+
+tools: $(CONTROLLER_GEN)
+
+# Deepcopy functions and CRDs come from the API types.
+generate: $(CONTROLLER_GEN)
+	cd api && $(CONTROLLER_GEN) object:headerFile=../hack/boilerplate.go.txt paths=./...
+	cd api && $(CONTROLLER_GEN) crd paths=./... output:crd:artifacts:config=../config/crd/bases
+
+# Fails when generated files are stale or go.mod is untidy.
+verify: generate
+	$(GO) mod tidy
+	cd api && $(GO) mod tidy
+	$(GO) vet ./...
+	cd api && $(GO) vet ./...
+	@if [ -n "$$(git status --porcelain)" ]; then \
+		echo "verify: the tree is dirty after generate/tidy; commit these:"; git status --porcelain; exit 1; fi
+
+lint:
+	$(GO) vet ./...
+	cd api && $(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+kube-binaries:
+	@./hack/kube-binaries.sh
+
+# The tests run against a real control plane built by hack/kube-binaries.sh.
+test: generate
+	export GOTK_KUBE_ASSETS=$$(./hack/kube-binaries.sh) && \
+	$(GO) test -count=1 -timeout 30m ./... && \
+	(cd api && $(GO) test -count=1 ./...)
+
+demo: build
+	./hack/demo.sh
+
+clean:
+	rm -rf $(BIN)
