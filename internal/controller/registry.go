@@ -1,0 +1,89 @@
+// Package controller wires gotk's reconcilers into a manager. Each
+// reconciler lives in a package of its own below this one and registers a
+// setup function here under the name that --controllers selects.
+package controller
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/gotk-dev/gotk/internal/runtime"
+)
+
+// Names are the controllers that --controllers may select, in the order
+// they start.
+var Names = []string{"source", "kustomize", "helm", "notification", "image"}
+
+// Deps is what main hands every reconciler: the shared flags, the event
+// recorder and the metrics.
+type Deps struct {
+	Options  runtime.Options
+	Recorder *runtime.Recorder
+	Metrics  *runtime.Metrics
+}
+
+// Setup adds one controller's reconcilers to mgr.
+type Setup func(mgr ctrl.Manager, deps Deps) error
+
+var setups = map[string][]Setup{}
+
+// Register adds a setup function under a controller name.
+func Register(name string, s Setup) {
+	setups[name] = append(setups[name], s)
+}
+
+// Parse turns a --controllers value into the list of controllers to run.
+// Empty or "all" selects every one.
+func Parse(value string) ([]string, error) {
+	value = strings.TrimSpace(value)
+	if value == "" || value == "all" {
+		return append([]string(nil), Names...), nil
+	}
+	known := map[string]bool{}
+	for _, n := range Names {
+		known[n] = true
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range strings.Split(value, ",") {
+		n = strings.TrimSpace(n)
+		if !known[n] {
+			return nil, fmt.Errorf("unknown controller %q in --controllers: choose from %s", n, strings.Join(Names, ", "))
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return index(out[i]) < index(out[j]) })
+	return out, nil
+}
+
+func index(name string) int {
+	for i, n := range Names {
+		if n == name {
+			return i
+		}
+	}
+	return len(Names)
+}
+
+// SetupAll adds the reconcilers of each named controller to mgr and
+// returns the names that have none yet.
+func SetupAll(mgr ctrl.Manager, names []string, deps Deps) (missing []string, err error) {
+	for _, n := range names {
+		if len(setups[n]) == 0 {
+			missing = append(missing, n)
+			continue
+		}
+		for _, s := range setups[n] {
+			if err := s(mgr, deps); err != nil {
+				return nil, fmt.Errorf("set up %s controller: %w", n, err)
+			}
+		}
+	}
+	return missing, nil
+}

@@ -1,0 +1,221 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Object is a gotk object: a Kubernetes object with conditions.
+type Object interface {
+	client.Object
+	GetConditions() []metav1.Condition
+	SetConditions([]metav1.Condition)
+}
+
+// Patcher writes what a reconcile changed on an object back to the API
+// server in at most two requests: one merge patch for metadata and spec
+// (finalizers, annotations), one for status. It remembers the object as it
+// was when the reconcile began, so it sends only the difference.
+type Patcher struct {
+	c      client.Client
+	before map[string]any
+}
+
+// NewPatcher snapshots obj; call it before changing obj.
+func NewPatcher(obj client.Object, c client.Client) (*Patcher, error) {
+	before, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %T: %w", obj, err)
+	}
+	return &Patcher{c: c, before: before}, nil
+}
+
+// PatchOption tunes one Patch call.
+type PatchOption func(*patchOptions)
+
+type patchOptions struct {
+	observedGeneration bool
+	owned              map[string]bool
+}
+
+// WithObservedGeneration sets status.observedGeneration to the object's
+// generation: use it when the reconcile processed the whole spec.
+func WithObservedGeneration() PatchOption {
+	return func(o *patchOptions) { o.observedGeneration = true }
+}
+
+// WithOwnedConditions names the condition types this controller owns. On
+// a conflict, conditions of other types are taken from the server as they
+// are then, so that another writer's conditions are never overwritten.
+// Without it, every condition on the object is owned.
+func WithOwnedConditions(types ...string) PatchOption {
+	return func(o *patchOptions) {
+		if o.owned == nil {
+			o.owned = map[string]bool{}
+		}
+		for _, t := range types {
+			o.owned[t] = true
+		}
+	}
+}
+
+// maxConflictRetries bounds how often a status patch is retried after a
+// conflict with another writer.
+const maxConflictRetries = 5
+
+// Patch sends the changes made to obj since NewPatcher. On success obj holds
+// the object as the server returned it and the patcher's snapshot moves on,
+// so the same Patcher may be used again for a later change.
+func (p *Patcher) Patch(ctx context.Context, obj Object, opts ...PatchOption) error {
+	o := &patchOptions{}
+	for _, opt := range opts {
+		opt(o)
+	}
+	after, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return err
+	}
+	if o.observedGeneration {
+		if err := unstructured.SetNestedField(after, obj.GetGeneration(), "status", "observedGeneration"); err != nil {
+			return err
+		}
+	}
+	desiredStatus, _, _ := unstructured.NestedMap(after, "status")
+	desiredConds := obj.GetConditions()
+
+	// Metadata and spec first: a finalizer must be on the object before a
+	// status that depends on it is written.
+	metaPatch, err := mergePatch(withoutStatus(p.before), withoutStatus(after))
+	if err != nil {
+		return err
+	}
+	if metaPatch != nil {
+		if err := p.c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, metaPatch)); err != nil {
+			return fmt.Errorf("patch %s: %w", client.ObjectKeyFromObject(obj), err)
+		}
+	}
+
+	beforeStatus, _, _ := unstructured.NestedMap(p.before, "status")
+	for attempt := 0; ; attempt++ {
+		statusPatch, err := mergePatch(map[string]any{"status": beforeStatus}, map[string]any{"status": desiredStatus})
+		if err != nil {
+			return err
+		}
+		if statusPatch == nil {
+			break
+		}
+		if o.owned != nil {
+			// The lock makes a concurrent change to others' conditions a
+			// conflict instead of a silent overwrite.
+			statusPatch, err = withResourceVersion(statusPatch, obj.GetResourceVersion())
+			if err != nil {
+				return err
+			}
+		}
+		err = p.c.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, statusPatch))
+		if err == nil {
+			break
+		}
+		if !apierrors.IsConflict(err) || o.owned == nil || attempt >= maxConflictRetries {
+			return fmt.Errorf("patch status of %s: %w", client.ObjectKeyFromObject(obj), err)
+		}
+		if err := p.c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		fresh, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(obj)
+		if err != nil {
+			return err
+		}
+		beforeStatus, _, _ = unstructured.NestedMap(fresh, "status")
+		merged := mergeOwned(obj.GetConditions(), desiredConds, o.owned)
+		desiredStatus["conditions"], err = toUnstructuredList(merged)
+		if err != nil {
+			return err
+		}
+	}
+
+	p.before, err = kruntime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	return err
+}
+
+// mergeOwned returns the server's conditions with every owned type replaced
+// by ours (or removed when we no longer have it).
+func mergeOwned(server, ours []metav1.Condition, owned map[string]bool) []metav1.Condition {
+	out := make([]metav1.Condition, 0, len(server)+len(ours))
+	for _, c := range ours {
+		if owned[c.Type] {
+			out = append(out, c)
+		}
+	}
+	for _, c := range server {
+		if !owned[c.Type] {
+			out = append(out, c)
+		}
+	}
+	sortConditions(out)
+	return out
+}
+
+func toUnstructuredList(conds []metav1.Condition) ([]any, error) {
+	data, err := json.Marshal(conds)
+	if err != nil {
+		return nil, err
+	}
+	var out []any
+	return out, json.Unmarshal(data, &out)
+}
+
+func withoutStatus(obj map[string]any) map[string]any {
+	out := make(map[string]any, len(obj))
+	for k, v := range obj {
+		if k != "status" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// mergePatch returns the JSON merge patch from a to b, or nil when they are
+// equal.
+func mergePatch(a, b map[string]any) ([]byte, error) {
+	ja, err := json.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	patch, err := jsonpatch.CreateMergePatch(ja, jb)
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Equal(patch, []byte("{}")) {
+		return nil, nil
+	}
+	return patch, nil
+}
+
+func withResourceVersion(patch []byte, rv string) ([]byte, error) {
+	var m map[string]any
+	if err := json.Unmarshal(patch, &m); err != nil {
+		return nil, err
+	}
+	md, _ := m["metadata"].(map[string]any)
+	if md == nil {
+		md = map[string]any{}
+	}
+	md["resourceVersion"] = rv
+	m["metadata"] = md
+	return json.Marshal(m)
+}
