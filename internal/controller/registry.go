@@ -28,6 +28,15 @@ type Deps struct {
 // Setup adds one controller's reconcilers to mgr.
 type Setup func(mgr ctrl.Manager, deps Deps) error
 
+// Kinds are the kinds each controller reconciles.
+var Kinds = map[string][]string{
+	"source":       {"GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "Bucket"},
+	"kustomize":    {"Kustomization"},
+	"helm":         {"HelmRelease"},
+	"notification": {"Provider", "Alert", "Receiver"},
+	"image":        {"ImageRepository", "ImagePolicy", "ImageUpdateAutomation"},
+}
+
 var setups = map[string][]Setup{}
 
 // Register adds a setup function under a controller name.
@@ -75,6 +84,9 @@ func index(name string) int {
 // returns the names that have none yet.
 func SetupAll(mgr ctrl.Manager, names []string, deps Deps) (missing []string, err error) {
 	for _, n := range names {
+		for _, kind := range Kinds[n] {
+			deps.Metrics.Init(kind)
+		}
 		if len(setups[n]) == 0 {
 			missing = append(missing, n)
 			continue

@@ -42,6 +42,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // DefaultMetrics are registered with controller-runtime's registry.
 var DefaultMetrics = NewMetrics(ctrlmetrics.Registry)
 
+// Init creates the duration series of kind with no observations, so that
+// dashboards and alerts see every kind a controller serves from its start.
+func (m *Metrics) Init(kind string) {
+	m.duration.WithLabelValues(kind)
+}
+
 // ObserveDuration records the time since start for kind.
 func (m *Metrics) ObserveDuration(kind string, start time.Time) {
 	m.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gotk-dev/gotk/internal/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) {
+	os.Exit(testenv.Run(m, func(e *testenv.Env) { env = e }))
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// get polls url until it answers 200 or the deadline passes.
+func get(t *testing.T, url string, exited <-chan struct{}, logs *bytes.Buffer) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return string(body)
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("gotk-controller exited early:\n%s", logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never answered 200 (last error %v):\n%s", url, err, logs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// gotk-controller runs as a local process against the test control plane
+// from a kubeconfig, answers its probes, serves the gotk metrics and stops
+// cleanly on SIGTERM.
+func TestControllerRunsFromKubeconfig(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "gotk-controller")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	kubeconfig, err := env.Kubeconfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	health, metrics := freeAddr(t), freeAddr(t)
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "--kubeconfig="+kubeconfig, "--health-addr="+health, "--metrics-addr="+metrics,
+		"--storage-addr=127.0.0.1:0", "--storage-path="+filepath.Join(dir, "storage"), "--log-encoding=console")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	defer func() { _ = cmd.Process.Kill() }()
+
+	get(t, "http://"+health+"/healthz", exited, &logs)
+	get(t, "http://"+health+"/readyz", exited, &logs)
+	body := get(t, "http://"+metrics+"/metrics", exited, &logs)
+	for _, want := range []string{
+		`gotk_reconcile_duration_seconds_count{kind="GitRepository"}`,
+		`gotk_reconcile_duration_seconds_count{kind="Kustomization"}`,
+		`gotk_reconcile_duration_seconds_count{kind="HelmRelease"}`,
+		"go_goroutines",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Errorf("exit after SIGTERM: %v\n%s", waitErr, logs.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("still running a minute after SIGTERM:\n%s", logs.String())
+	}
+}
+
+func TestControllerRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--controllers=source,gitops"},
+		{"--log-encoding=xml"},
+		{"--concurrent=0"},
+	} {
+		cmd := exec.Command("go", append([]string{"run", "."}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Errorf("%v: exit 0, want an error", args)
+			continue
+		}
+		if !strings.Contains(string(out), strings.TrimPrefix(strings.SplitN(args[0], "=", 2)[0], "--")) {
+			t.Errorf("%v: error does not name the flag:\n%s", args, out)
+		}
+	}
+}
