@@ -17,6 +17,7 @@ want=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok)
 
 have_all() {
   for b in "${want[@]}"; do [ -x "$cache/$b" ] || return 1; done
+  [ -d "$cache/kwok-stages" ]
 }
 
 if have_all; then
@@ -84,8 +85,12 @@ build_kwok() {
   local mod
   mod=$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
   mkdir -p "$cache/kwok-stages"
-  cp "$mod"/kustomize/stage/node/fast/*.yaml "$mod"/kustomize/stage/node/heartbeat/*.yaml \
-     "$mod"/kustomize/stage/pod/fast/*.yaml "$cache/kwok-stages/" 2>/dev/null || true
+  local f
+  for f in "$mod"/kustomize/stage/node/fast/*.yaml "$mod"/kustomize/stage/node/heartbeat/*.yaml \
+           "$mod"/kustomize/stage/pod/fast/*.yaml; do
+    case $(basename "$f") in kustomization.yaml) continue ;; esac
+    cp "$f" "$cache/kwok-stages/"
+  done
   chmod -R u+w "$cache/kwok-stages"
 }
 
