@@ -1,0 +1,11 @@
+// Command gotk is the command-line interface of gotk: it installs the
+// controllers into a cluster, checks them, and takes them out again.
+package main
+
+import (
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}

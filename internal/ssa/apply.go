@@ -1,0 +1,487 @@
+package ssa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
+)
+
+// item is one desired object on its way through an apply.
+type item struct {
+	obj    *unstructured.Unstructured // normalized desired object
+	ref    ObjectRef
+	stage  Stage
+	mode   string
+	force  bool
+	ignore []pointer
+	digest string
+
+	mapping   *apimeta.RESTMapping       // nil while the type is unknown
+	liveKnown bool                       // liveMeta says whether the object exists
+	liveMeta  metav1.Object              // the live object's metadata, nil when absent
+	live      *unstructured.Unstructured // full live object, read on a cache miss
+	config    *unstructured.Unstructured // what is sent
+	dryRun    *unstructured.Unstructured
+
+	deferred bool // validated in its own stage (its CRD or Namespace comes first)
+	recreate bool // delete and create: an immutable field changed
+	cleanup  bool // other managers' fields to take over first (Override)
+	action   Action
+	decided  bool
+}
+
+// Apply applies objs with server-side apply in stages and returns what it
+// did to each object. Before any write of a stage, every object of the
+// stage is validated with a server-side dry-run; when the API server
+// rejects one, nothing of the stage is written and a *ValidationError
+// names each rejected object. Objects that cannot have changed since the
+// last apply (see Cache) cost no request beyond one metadata List per kind
+// and namespace.
+//
+// Per-object switches (labels or annotations) are honoured:
+// kustomize.toolkit.fluxcd.io/reconcile: disabled and ssa: Ignore skip the
+// object, ssa: IfNotPresent only creates it, ssa: Merge keeps the fields
+// that kubectl added in the cluster (Override, the default, takes them
+// over so they are removed), and force: Enabled recreates the object when
+// an immutable field changed.
+func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
+	items, err := m.prepare(objs, opts)
+	if err != nil {
+		return nil, &ValidationError{Stage: StageClusterDefinitions, Failures: []*ObjectError{err}}
+	}
+	m.lookupLive(ctx, items)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	crds := crdTypes(items)
+	pending := m.classify(items)
+
+	// Validate everything that can be validated before the first write, so
+	// that a bad object stops the whole revision.
+	var now []*item
+	for _, it := range pending {
+		if it.mapping == nil {
+			if _, ok := crds[it.obj.GroupVersionKind().GroupKind()]; ok {
+				it.deferred = true
+				continue
+			}
+		}
+		now = append(now, it)
+	}
+	failures := m.validate(ctx, now, namespacesIn(items))
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(failures) > 0 {
+		return nil, &ValidationError{Stage: StageClusterDefinitions, Failures: failures}
+	}
+
+	cs := &ChangeSet{}
+	for _, stage := range stages {
+		var todo, late []*item
+		for _, it := range pending {
+			if it.stage != stage {
+				continue
+			}
+			todo = append(todo, it)
+			if it.deferred {
+				late = append(late, it)
+			}
+		}
+		if len(late) > 0 {
+			reset := false
+			for _, it := range late {
+				if it.mapping == nil {
+					if !reset {
+						m.resetMapper()
+						reset = true
+					}
+					if err := m.resolve(it); err != nil {
+						return m.changeSet(cs, items, stage), &ValidationError{Stage: stage, Failures: []*ObjectError{{Ref: it.ref, Err: err}}}
+					}
+				}
+			}
+			failures := m.validate(ctx, late, nil)
+			if err := ctx.Err(); err != nil {
+				return m.changeSet(cs, items, stage), err
+			}
+			if len(failures) > 0 {
+				return m.changeSet(cs, items, stage), &ValidationError{Stage: stage, Failures: failures}
+			}
+		}
+		failures := m.write(ctx, todo)
+		if len(failures) > 0 {
+			return m.changeSet(cs, items, stage+1), &ApplyError{Stage: stage, Failures: failures}
+		}
+		if err := ctx.Err(); err != nil {
+			return m.changeSet(cs, items, stage+1), err
+		}
+		if stage == StageClusterDefinitions {
+			if err := m.waitDefinitions(ctx, todo, opts.StageTimeout); err != nil {
+				return m.changeSet(cs, items, stage+1), err
+			}
+		}
+	}
+	return m.changeSet(cs, items, StageResources+1), nil
+}
+
+// changeSet fills cs with the decided items of the stages before upTo,
+// stage by stage, in input order within a stage.
+func (m *Manager) changeSet(cs *ChangeSet, items []*item, upTo Stage) *ChangeSet {
+	for _, stage := range stages {
+		if stage >= upTo {
+			break
+		}
+		for _, it := range items {
+			if it.stage == stage && it.decided {
+				cs.Add(it.ref, it.action)
+			}
+		}
+	}
+	return cs
+}
+
+// prepare normalizes the objects and reads their switches.
+func (m *Manager) prepare(objs []*unstructured.Unstructured, opts ApplyOptions) ([]*item, *ObjectError) {
+	items := make([]*item, 0, len(objs))
+	seen := map[string]bool{}
+	crdScopes := map[schema.GroupKind]string{}
+	for _, o := range objs {
+		if isCRD(RefOf(o)) {
+			group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+			kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+			scope, _, _ := unstructured.NestedString(o.Object, "spec", "scope")
+			crdScopes[schema.GroupKind{Group: group, Kind: kind}] = scope
+		}
+	}
+	for _, o := range objs {
+		ref := RefOf(o)
+		if ref.Kind == "" || ref.Version == "" || ref.Name == "" {
+			return nil, &ObjectError{Ref: ref, Err: errors.New("apiVersion, kind and metadata.name are required")}
+		}
+		if seen[ref.ID()] {
+			return nil, &ObjectError{Ref: ref, Err: errors.New("the object appears more than once")}
+		}
+		seen[ref.ID()] = true
+		mode, err := ssaMode(o)
+		if err != nil {
+			return nil, &ObjectError{Ref: ref, Err: err}
+		}
+		it := &item{obj: m.normalize(o), ref: ref, stage: StageOf(ref.Group, ref.Kind), mode: mode, force: opts.Force || forced(o)}
+		if it.ignore, err = ignoredPaths(opts.Ignore, o); err != nil {
+			return nil, &ObjectError{Ref: ref, Err: err}
+		}
+		if mapping, err := m.Client.RESTMapper().RESTMapping(ref.GroupVersionKind().GroupKind(), ref.Version); err == nil {
+			it.mapping = mapping
+			if err := scopeObject(it, mapping.Scope.Name() == apimeta.RESTScopeNameNamespace); err != nil {
+				return nil, &ObjectError{Ref: ref, Err: err}
+			}
+		} else if scope, ok := crdScopes[ref.GroupVersionKind().GroupKind()]; ok {
+			if err := scopeObject(it, scope != "Cluster"); err != nil {
+				return nil, &ObjectError{Ref: ref, Err: err}
+			}
+		} else if !apimeta.IsNoMatchError(err) {
+			return nil, &ObjectError{Ref: ref, Err: err}
+		}
+		if it.digest, err = digestOf(withoutPaths(it.obj, it.ignore), m.FieldManager, it.mode); err != nil {
+			return nil, &ObjectError{Ref: ref, Err: err}
+		}
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+// scopeObject checks the namespace of an object against its kind's scope.
+func scopeObject(it *item, namespaced bool) error {
+	switch {
+	case namespaced && it.ref.Namespace == "":
+		return errNamespaceMissing
+	case !namespaced && it.ref.Namespace != "":
+		// Cluster-scoped: a namespace in the manifest means nothing.
+		it.obj.SetNamespace("")
+		it.ref.Namespace = ""
+	}
+	return nil
+}
+
+// resolve finds the REST mapping of an item whose type a CRD of the same
+// apply defines, once that CRD is established.
+func (m *Manager) resolve(it *item) error {
+	mapping, err := m.Client.RESTMapper().RESTMapping(it.ref.GroupVersionKind().GroupKind(), it.ref.Version)
+	if err != nil {
+		return fmt.Errorf("the API server does not serve %s: %w", it.obj.GetAPIVersion(), err)
+	}
+	it.mapping = mapping
+	return nil
+}
+
+func (m *Manager) resetMapper() {
+	if r, ok := m.Client.RESTMapper().(apimeta.ResettableRESTMapper); ok {
+		r.Reset()
+	}
+}
+
+// crdTypes returns the group-kinds that CRDs among the items define.
+func crdTypes(items []*item) map[schema.GroupKind]bool {
+	out := map[schema.GroupKind]bool{}
+	for _, it := range items {
+		if isCRD(it.ref) {
+			group, _, _ := unstructured.NestedString(it.obj.Object, "spec", "group")
+			kind, _, _ := unstructured.NestedString(it.obj.Object, "spec", "names", "kind")
+			out[schema.GroupKind{Group: group, Kind: kind}] = true
+		}
+	}
+	return out
+}
+
+// namespacesIn returns the names of the Namespaces among the items.
+func namespacesIn(items []*item) map[string]bool {
+	out := map[string]bool{}
+	for _, it := range items {
+		if isNamespace(it.ref) {
+			out[it.ref.Name] = true
+		}
+	}
+	return out
+}
+
+// classify decides what it can without writing: skipped objects, and
+// objects unchanged since the last apply. It returns the others.
+func (m *Manager) classify(items []*item) []*item {
+	var pending []*item
+	for _, it := range items {
+		switch {
+		case excluded(it.obj.GetLabels(), it.obj.GetAnnotations()):
+			it.decide(ActionSkipped)
+		case it.liveMeta != nil && excluded(it.liveMeta.GetLabels(), it.liveMeta.GetAnnotations()):
+			it.decide(ActionSkipped)
+		case it.mode == kustomizev1.SSAIfNotPresent && it.liveMeta != nil:
+			it.decide(ActionSkipped)
+		case it.liveMeta != nil && m.Cache.hit(it.ref, it.digest, it.liveMeta.GetResourceVersion()):
+			it.decide(ActionUnchanged)
+		default:
+			pending = append(pending, it)
+		}
+	}
+	return pending
+}
+
+func (it *item) decide(a Action) {
+	it.action, it.decided = a, true
+}
+
+// validate reads each item's live object, builds what is sent and
+// dry-runs it. Items in a namespace that the apply creates, or of a type
+// it defines, are deferred to their stage. It returns the rejections.
+func (m *Manager) validate(ctx context.Context, items []*item, namespaces map[string]bool) []*ObjectError {
+	var mu sync.Mutex
+	var failures []*ObjectError
+	fail := func(it *item, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		failures = append(failures, &ObjectError{Ref: it.ref, Err: conciseError(err)})
+	}
+	forEach(ctx, m.concurrency(), items, func(ctx context.Context, it *item) {
+		if it.mapping == nil {
+			fail(it, fmt.Errorf("the API server does not serve %s, and no CRD in this apply defines kind %s", it.obj.GetAPIVersion(), it.ref.Kind))
+			return
+		}
+		if err := m.readLive(ctx, it); err != nil {
+			fail(it, err)
+			return
+		}
+		if it.decided {
+			return // the live object asks to be left alone
+		}
+		if it.live != nil && m.Cache.hit(it.ref, it.digest, it.live.GetResourceVersion()) {
+			it.decide(ActionUnchanged)
+			return
+		}
+		it.config = withLiveValues(it.obj, it.live, it.ignore)
+		if it.live != nil && it.mode == kustomizev1.SSAOverride {
+			it.cleanup = needsCleanup(it.live, m.FieldManager)
+		}
+		dry, err := m.applyObject(ctx, it.config, true)
+		switch {
+		case err == nil:
+			it.dryRun = dry
+		case namespaces[it.ref.Namespace] && isNamespaceNotFound(err, it.ref.Namespace):
+			it.deferred = true
+		case it.live != nil && apierrors.IsInvalid(err) && m.recreatable(ctx, it):
+			// Valid as a new object, so the change is to a field that
+			// cannot change in place.
+			if it.force {
+				it.recreate = true
+				return
+			}
+			fail(it, fmt.Errorf("%w (an immutable field changed: set %s: %s, or spec.force, to recreate the object)", conciseError(err), kustomizev1.ForceAnnotation, kustomizev1.ForceEnabled))
+		default:
+			fail(it, err)
+		}
+	})
+	return failures
+}
+
+// readLive reads the full live object of an item, when it exists, and
+// re-checks the switches that the live object can carry.
+func (m *Manager) readLive(ctx context.Context, it *item) error {
+	if it.liveKnown && it.liveMeta == nil {
+		return nil
+	}
+	if it.live != nil { // listed in full
+		if it.mode == kustomizev1.SSAIfNotPresent {
+			it.decide(ActionSkipped)
+		}
+		return nil
+	}
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(it.ref.GroupVersionKind())
+	err := m.Client.Get(ctx, client.ObjectKey{Namespace: it.ref.Namespace, Name: it.ref.Name}, live)
+	switch {
+	case apierrors.IsNotFound(err):
+		it.liveMeta, it.live = nil, nil
+		return nil
+	case err != nil:
+		return fmt.Errorf("read live object: %w", err)
+	}
+	it.live, it.liveMeta = live, live
+	if excluded(live.GetLabels(), live.GetAnnotations()) || it.mode == kustomizev1.SSAIfNotPresent {
+		it.decide(ActionSkipped)
+	}
+	return nil
+}
+
+// recreatable reports whether the desired object would be accepted by a
+// create, so that deleting the live one to recreate it is safe: a create
+// dry-run that fails only because the object exists has passed
+// validation and admission.
+func (m *Manager) recreatable(ctx context.Context, it *item) bool {
+	u := it.obj.DeepCopy()
+	err := m.Client.Create(ctx, u, client.DryRunAll, client.FieldOwner(m.FieldManager))
+	return apierrors.IsAlreadyExists(err)
+}
+
+func isNamespaceNotFound(err error, namespace string) bool {
+	var status apierrors.APIStatus
+	if !apierrors.IsNotFound(err) || !errors.As(err, &status) {
+		return false
+	}
+	d := status.Status().Details
+	return d != nil && d.Kind == "namespaces" && d.Name == namespace
+}
+
+// applyObject server-side applies a copy of u, forcing ownership of
+// conflicting fields, and returns the API server's answer.
+func (m *Manager) applyObject(ctx context.Context, u *unstructured.Unstructured, dryRun bool) (*unstructured.Unstructured, error) {
+	c := u.DeepCopy()
+	opts := []client.ApplyOption{client.FieldOwner(m.FieldManager), client.ForceOwnership}
+	if dryRun {
+		opts = append(opts, client.DryRunAll)
+	}
+	if err := m.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(c), opts...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// write applies the undecided items of a stage and decides their action.
+func (m *Manager) write(ctx context.Context, items []*item) []*ObjectError {
+	var mu sync.Mutex
+	var failures []*ObjectError
+	forEach(ctx, m.concurrency(), items, func(ctx context.Context, it *item) {
+		if it.decided {
+			return
+		}
+		if err := m.writeOne(ctx, it); err != nil {
+			mu.Lock()
+			failures = append(failures, &ObjectError{Ref: it.ref, Err: conciseError(err)})
+			mu.Unlock()
+		}
+	})
+	return failures
+}
+
+func (m *Manager) writeOne(ctx context.Context, it *item) error {
+	switch {
+	case it.recreate:
+		if err := m.deleteAndWait(ctx, it.live); err != nil {
+			return fmt.Errorf("recreate after an immutable field changed: %w", err)
+		}
+		res, err := m.applyObject(ctx, it.obj, false)
+		if err != nil {
+			return fmt.Errorf("recreate after an immutable field changed: %w", err)
+		}
+		m.done(it, res, ActionCreated)
+	case it.live == nil:
+		res, err := m.applyObject(ctx, it.config, false)
+		if err != nil {
+			return err
+		}
+		m.done(it, res, ActionCreated)
+	case it.cleanup:
+		if err := m.takeOver(ctx, it.live); err != nil {
+			return fmt.Errorf("take over fields set with kubectl: %w", err)
+		}
+		res, err := m.applyObject(ctx, it.config, false)
+		if err != nil {
+			return err
+		}
+		if sameObject(it.live, res, m.FieldManager) {
+			m.done(it, res, ActionUnchanged)
+		} else {
+			m.done(it, res, ActionConfigured)
+		}
+	case it.dryRun != nil && sameObject(it.live, it.dryRun, m.FieldManager):
+		m.done(it, it.live, ActionUnchanged)
+	default:
+		res, err := m.applyObject(ctx, it.config, false)
+		if err != nil {
+			return err
+		}
+		m.done(it, res, ActionConfigured)
+	}
+	return nil
+}
+
+// done records the action and remembers the object's new
+// resourceVersion.
+func (m *Manager) done(it *item, res *unstructured.Unstructured, a Action) {
+	it.decide(a)
+	m.Cache.set(it.ref, it.digest, res.GetResourceVersion())
+}
+
+// deleteAndWait deletes live (only that incarnation of it) and waits until
+// it is gone.
+func (m *Manager) deleteAndWait(ctx context.Context, live *unstructured.Unstructured) error {
+	uid := live.GetUID()
+	err := m.Client.Delete(ctx, live.DeepCopy(), client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &uid})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, DefaultStageTimeout)
+	defer cancel()
+	for {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(live.GroupVersionKind())
+		err := m.Client.Get(ctx, client.ObjectKeyFromObject(live), u)
+		if apierrors.IsNotFound(err) || (err == nil && u.GetUID() != uid) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s still exists: %w", RefOf(live), ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
