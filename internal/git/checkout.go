@@ -109,6 +109,11 @@ func Checkout(ctx context.Context, url, dir string, o Options) (*Commit, error) 
 	if err := checkSparseDirs(commit, dirs, url); err != nil {
 		return nil, err
 	}
+	// go-git would rewrite a link to an absolute path into the work
+	// tree; refuse such commits rather than hand on a changed tree.
+	if err := checkSymlinks(commit); err != nil {
+		return nil, err
+	}
 	w, err := repo.Worktree()
 	if err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 package git
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -273,5 +275,41 @@ func TestSubmodules(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(plain, "deps/mid/mid.txt")); err == nil {
 		t.Error("submodule checked out without RecurseSubmodules")
+	}
+}
+
+// A commit with a link out of the repository is refused, naming the link;
+// a link that stays inside is checked out as a link.
+func TestCheckoutRefusesLinksOut(t *testing.T) {
+	srv := gitserver.StartHTTP(t, t.TempDir(), gitserver.HTTPOptions{})
+	for _, tc := range []struct {
+		name, target string
+		unsafe       bool
+	}{
+		{"abs", "/etc/passwd", true},
+		{"up", "../../etc/passwd", true},
+		{"inside", "deploy/app.yaml", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := gitserver.MustSeed(t, srv.Root, tc.name+".git", map[string]string{"deploy/app.yaml": "a: 1\n"})
+			gitserver.NoErr(t, os.Symlink(tc.target, filepath.Join(w.Dir, "link")))
+			gitserver.Must[string](t)(w.Commit("link"))
+			gitserver.NoErr(t, w.Push("origin", gitserver.DefaultBranch))
+			dir := t.TempDir()
+			_, err := Checkout(context.Background(), srv.RepoURL(tc.name+".git"), dir, Options{})
+			var unsafe *UnsafeSymlinkError
+			if got := errors.As(err, &unsafe); got != tc.unsafe {
+				t.Fatalf("unsafe = %v (err %v), want %v", got, err, tc.unsafe)
+			}
+			if tc.unsafe {
+				if unsafe.Path != "link" || unsafe.Target != tc.target {
+					t.Errorf("error = %+v", unsafe)
+				}
+				return
+			}
+			if got, err := os.Readlink(filepath.Join(dir, "link")); err != nil || got != tc.target {
+				t.Errorf("link = %q, %v", got, err)
+			}
+		})
 	}
 }

@@ -1,0 +1,183 @@
+package gitrepository
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gotk-dev/gotk/api/meta"
+	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
+	"github.com/gotk-dev/gotk/internal/artifact"
+	"github.com/gotk-dev/gotk/internal/runtime"
+)
+
+// reconcileInclude collects the artifacts of the repositories that
+// spec.include names. It runs before the checkout, so that a change of an
+// included artifact alone is enough to rebuild.
+func (r *Reconciler) reconcileInclude(ctx context.Context, s *scope) error {
+	obj := s.obj
+	s.included = nil
+	for i, inc := range obj.Spec.Include {
+		dep := &sourcev1.GitRepository{}
+		key := client.ObjectKey{Namespace: obj.Namespace, Name: inc.GitRepositoryRef.Name}
+		err := r.Get(ctx, key, dep)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		if err != nil || dep.Status.Artifact == nil {
+			msg := fmt.Errorf("spec.include[%d]: GitRepository '%s' has no artifact yet", i, key)
+			if err != nil {
+				msg = fmt.Errorf("spec.include[%d]: GitRepository '%s' not found", i, key)
+			}
+			runtime.MarkTrue(obj, meta.IncludeUnavailableCondition, "IncludeUnavailable", "%s", msg)
+			return runtime.Waiting("IncludeUnavailable", r.DependencyRequeue, msg)
+		}
+		s.included = append(s.included, dep.Status.Artifact.DeepCopy())
+	}
+	runtime.Delete(obj, meta.IncludeUnavailableCondition)
+	return nil
+}
+
+// copyIncludes unpacks each included artifact's fromPath at toPath in the
+// checkout, confined to it.
+func (r *Reconciler) copyIncludes(s *scope) error {
+	for i, inc := range s.obj.Spec.Include {
+		art := s.included[i]
+		to, err := confine(s.dir, inc.GetToPath())
+		if err != nil {
+			return runtime.Stallingf(sourcev1.InvalidPathReason, "spec.include[%d].toPath: %s", i, err)
+		}
+		tmp, err := os.MkdirTemp("", "include-")
+		if err != nil {
+			return runtime.Failed(sourcev1.DirCreationFailedReason, err)
+		}
+		defer os.RemoveAll(tmp)
+		f, err := r.Storage.Open(*art)
+		if err != nil {
+			return runtime.Failed(meta.StorageOperationFailedReason, fmt.Errorf("open included artifact %s: %w", art.Path, err))
+		}
+		_, err = artifact.Extract(f, tmp, r.Limits)
+		f.Close()
+		if err != nil {
+			return runtime.Failed(meta.StorageOperationFailedReason, fmt.Errorf("unpack included artifact %s: %w", art.Path, err))
+		}
+		from, err := confine(tmp, inc.GetFromPath())
+		if err != nil {
+			return runtime.Stallingf(sourcev1.InvalidPathReason, "spec.include[%d].fromPath: %s", i, err)
+		}
+		if _, err := os.Stat(from); err != nil {
+			return runtime.Stallingf(sourcev1.InvalidPathReason, "spec.include[%d].fromPath %q does not exist in %s",
+				i, inc.GetFromPath(), inc.GitRepositoryRef.Name)
+		}
+		if err := os.RemoveAll(to); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return err
+		}
+		if err := os.Rename(from, to); err != nil {
+			return runtime.Failed(meta.StorageOperationFailedReason, err)
+		}
+	}
+	return nil
+}
+
+// confine joins rel to root and refuses a result outside root.
+func confine(root, rel string) (string, error) {
+	p := filepath.Join(root, filepath.FromSlash(rel))
+	if p != root && !strings.HasPrefix(p, root+string(filepath.Separator)) {
+		return "", fmt.Errorf("%q leaves the repository root", rel)
+	}
+	return p, nil
+}
+
+// reconcileArtifact packs the checkout into storage and records it.
+func (r *Reconciler) reconcileArtifact(_ context.Context, s *scope) error {
+	obj := s.obj
+	if s.upToDate {
+		runtime.MarkTrue(obj, meta.ArtifactInStorageCondition, meta.SucceededReason,
+			"stored artifact for revision '%s'", obj.Status.Artifact.Revision)
+		return nil
+	}
+	if err := r.copyIncludes(s); err != nil {
+		return err
+	}
+	filter, err := artifact.IgnoreFilter(s.dir, obj.Spec.Ignore)
+	if err != nil {
+		return runtime.Stallingf(meta.InvalidSpecReason, "spec.ignore: %s", err)
+	}
+	if err := checkSize(s.dir, filter, r.Limits); err != nil {
+		return runtime.Failed(sourcev1.ArchiveOperationFailedReason, err)
+	}
+	ref := artifact.RefFor(sourcev1.GitRepositoryKind, obj)
+	unlock := r.Storage.Lock(ref)
+	defer unlock()
+	hash := s.commit.Hash
+	art, err := r.Storage.NewArtifact(ref, s.revision, hash+"-"+contentID(s)+".tar.gz")
+	if err != nil {
+		return runtime.Failed(meta.StorageOperationFailedReason, err)
+	}
+	if err := r.Storage.ArchiveDir(&art, s.dir, filter); err != nil {
+		var unsafe *artifact.UnsafePathError
+		if errors.As(err, &unsafe) {
+			return runtime.Failed(sourcev1.ArchiveOperationFailedReason, fmt.Errorf("revision %s: %w", s.revision, err))
+		}
+		return runtime.Failed(meta.StorageOperationFailedReason, fmt.Errorf("store artifact: %w", err))
+	}
+	obj.Status.Artifact = &art
+	obj.Status.IncludedArtifacts = s.included
+	obj.Status.ObservedIgnore = obj.Spec.Ignore
+	obj.Status.ObservedRecurseSubmodules = obj.Spec.RecurseSubmodules
+	obj.Status.ObservedInclude = obj.Spec.Include
+	obj.Status.ObservedSparseCheckout = obj.Spec.SparseCheckout
+	runtime.MarkTrue(obj, meta.ArtifactInStorageCondition, meta.SucceededReason, "stored artifact for revision '%s'", art.Revision)
+	if _, err := r.Storage.GarbageCollect(ref, art); err != nil {
+		ctxLog(obj).Info("garbage collection failed", "error", err.Error())
+	}
+	return nil
+}
+
+// checkSize refuses a checkout whose packed files would exceed what
+// consumers accept, naming the first file that is too large.
+func checkSize(dir string, filter artifact.Filter, lim artifact.Limits) error {
+	var total int64
+	files := 0
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "." {
+			return nil
+		}
+		if filter != nil && filter(filepath.ToSlash(rel), d.IsDir()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		files++
+		if lim.MaxFiles > 0 && files > lim.MaxFiles {
+			return fmt.Errorf("the repository holds more than %d files", lim.MaxFiles)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		total += info.Size()
+		if lim.MaxSize > 0 && total > lim.MaxSize {
+			return fmt.Errorf("the repository is larger than %d bytes, the artifact size limit (file %s brought it over)", lim.MaxSize, rel)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,140 @@
+package gitrepository
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gotk-dev/gotk/api/meta"
+	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
+	"github.com/gotk-dev/gotk/internal/artifact"
+	"github.com/gotk-dev/gotk/internal/runtime"
+)
+
+type zapcoreLevel = zapcore.Level
+
+// waitFor polls the object until cond holds, failing after a minute with
+// its conditions.
+func waitFor(t *testing.T, key client.ObjectKey, cond func(*sourcev1.GitRepository) bool) *sourcev1.GitRepository {
+	t.Helper()
+	obj := &sourcev1.GitRepository{}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if err := env.Client.Get(context.Background(), key, obj); err == nil && cond(obj) {
+			return obj
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: condition not met; status: %+v", key, obj.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// readyAt waits until the object is Ready with an artifact of revision.
+func readyAt(t *testing.T, key client.ObjectKey, revision string) *sourcev1.GitRepository {
+	t.Helper()
+	return waitFor(t, key, func(o *sourcev1.GitRepository) bool {
+		return runtime.IsReady(o) && o.Status.Artifact != nil && o.Status.Artifact.Revision == revision &&
+			o.Status.ObservedGeneration == o.Generation
+	})
+}
+
+// failedWith waits until Ready is False with reason.
+func failedWith(t *testing.T, key client.ObjectKey, reason string) *sourcev1.GitRepository {
+	t.Helper()
+	return waitFor(t, key, func(o *sourcev1.GitRepository) bool {
+		return runtime.IsFalse(o, meta.ReadyCondition) && runtime.Reason(o, meta.ReadyCondition) == reason
+	})
+}
+
+func newRepo(t *testing.T, ns, name, url string, mutate func(*sourcev1.GitRepository)) client.ObjectKey {
+	t.Helper()
+	obj := &sourcev1.GitRepository{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: sourcev1.GitRepositorySpec{
+			URL:      url,
+			Interval: metav1.Duration{Duration: time.Hour},
+		},
+	}
+	if mutate != nil {
+		mutate(obj)
+	}
+	if err := env.Client.Create(context.Background(), obj); err != nil {
+		t.Fatal(err)
+	}
+	return client.ObjectKeyFromObject(obj)
+}
+
+func newSecret(t *testing.T, ns, name string, data map[string][]byte) {
+	t.Helper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Data: data}
+	if err := env.Client.Create(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// requestReconcile sets the requestedAt annotation, as `gotk reconcile` does.
+func requestReconcile(t *testing.T, key client.ObjectKey) {
+	t.Helper()
+	obj := &sourcev1.GitRepository{}
+	if err := env.Client.Get(context.Background(), key, obj); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(obj.DeepCopy())
+	if obj.Annotations == nil {
+		obj.Annotations = map[string]string{}
+	}
+	obj.Annotations[meta.ReconcileRequestAnnotation] = time.Now().Format(time.RFC3339Nano)
+	if err := env.Client.Patch(context.Background(), obj, patch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// download fetches the artifact over HTTP, checks its digest and returns
+// the sorted list of files it holds.
+func download(t *testing.T, art *meta.Artifact) []string {
+	t.Helper()
+	resp, err := http.Get(art.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", art.URL, resp.Status)
+	}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); got != art.Digest {
+		t.Fatalf("artifact digest %s, status says %s", got, art.Digest)
+	}
+	dir := t.TempDir()
+	if _, err := artifact.Extract(strings.NewReader(string(data)), dir, artifact.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	_ = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	sort.Strings(files)
+	return files
+}
