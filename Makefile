@@ -48,8 +48,11 @@ test: generate
 	$(GO) test -count=1 -timeout 30m ./... && \
 	(cd api && $(GO) test -count=1 ./...)
 
+# The demo: a local control plane, the controllers, a Git server and the
+# GitOps loop. ONCE=1 runs the steps and exits (CI runs it that way).
 demo: build
-	./hack/demo.sh
+	@./hack/kube-binaries.sh >/dev/null
+	ONCE=$(ONCE) $(GO) run ./hack/demo -bin=$(BIN) -examples=examples
 
 clean:
 	rm -rf $(BIN)
