@@ -1,0 +1,160 @@
+package kustomize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+	kustypes "sigs.k8s.io/kustomize/api/types"
+)
+
+// generateKustomization makes the kustomization of a directory that has
+// none, as Flux does: every .yaml and .yml file under dir, recursively, is
+// a resource, except that a subdirectory holding its own kustomization file
+// is listed as a whole and not descended into. Unlike Flux, which fails on
+// them, files that hold no Kubernetes object at all (no document with an
+// apiVersion or a kind, such as CI configuration or Helm values) are
+// skipped; a file that mixes objects and other documents, or holds an
+// object without apiVersion or kind, is an error, so that a broken
+// manifest is never silently dropped (and then pruned).
+func generateKustomization(ctx context.Context, c *confinedFS, dir string) (*kustypes.Kustomization, error) {
+	k := &kustypes.Kustomization{TypeMeta: kustypes.TypeMeta{
+		APIVersion: kustypes.KustomizationVersion,
+		Kind:       kustypes.KustomizationKind,
+	}}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if p == dir {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			name, err := findKustomizationFile(c, p)
+			if err != nil {
+				return err
+			}
+			if name != "" {
+				k.Resources = append(k.Resources, rel)
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" {
+			return nil
+		}
+		real, err := c.resolve(p)
+		if err != nil {
+			return err
+		}
+		info, err := os.Stat(real)
+		if err != nil {
+			return err
+		}
+		if info.IsDir() {
+			// A symlink to a directory: Flux does not follow it either.
+			return nil
+		}
+		data, err := os.ReadFile(real)
+		if err != nil {
+			return err
+		}
+		ok, err := holdsObjects(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.rel(p), err)
+		}
+		if ok {
+			k.Resources = append(k.Resources, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// holdsObjects reports whether the YAML stream data holds Kubernetes
+// objects (true) or only other documents (false). A syntax error names
+// the line, and so does a document that looks like half an object.
+func holdsObjects(data []byte) (bool, error) {
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	objects, others := 0, 0
+	firstOther := 0
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return false, fmt.Errorf("invalid YAML: %w", err)
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		n := doc.Content[0]
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			continue // an empty document
+		}
+		apiVersion, kind := false, false
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				switch n.Content[i].Value {
+				case "apiVersion":
+					apiVersion = true
+				case "kind":
+					kind = true
+				}
+			}
+		}
+		switch {
+		case apiVersion && kind:
+			objects++
+		case apiVersion || kind:
+			missing := "kind"
+			if kind {
+				missing = "apiVersion"
+			}
+			return false, fmt.Errorf("line %d: the object has no %s", n.Line, missing)
+		default:
+			if others == 0 {
+				firstOther = n.Line
+			}
+			others++
+		}
+	}
+	if objects > 0 && others > 0 {
+		return false, fmt.Errorf("line %d: the document is not a Kubernetes object (no apiVersion and kind), but others in the file are", firstOther)
+	}
+	return objects > 0, nil
+}
+
+// checkYAMLSyntax returns the first syntax error of the YAML stream data.
+func checkYAMLSyntax(data []byte) error {
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("invalid YAML: %w", err)
+		}
+	}
+}
