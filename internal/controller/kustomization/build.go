@@ -1,0 +1,114 @@
+package kustomization
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sort"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+
+	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
+	"github.com/gotk-dev/gotk/api/meta"
+	"github.com/gotk-dev/gotk/internal/ssa"
+)
+
+// buildCache remembers the last build of each Kustomization with the key
+// of its inputs. The objects are shared read-only: the apply engine copies
+// what it sends.
+type buildCache struct {
+	m sync.Map // types.NamespacedName -> *build
+}
+
+type build struct {
+	key  string
+	objs []*unstructured.Unstructured
+}
+
+func (c *buildCache) get(nn types.NamespacedName, key string) ([]*unstructured.Unstructured, bool) {
+	v, ok := c.m.Load(nn)
+	if !ok || v.(*build).key != key {
+		return nil, false
+	}
+	return v.(*build).objs, true
+}
+
+func (c *buildCache) put(nn types.NamespacedName, key string, objs []*unstructured.Unstructured) {
+	c.m.Store(nn, &build{key: key, objs: objs})
+}
+
+func (c *buildCache) forget(nn types.NamespacedName) { c.m.Delete(nn) }
+
+// buildInputs are the inputs of a build besides the artifact's content.
+type buildInputs struct {
+	Path                    string                            `json:"path"`
+	TargetNamespace         string                            `json:"targetNamespace"`
+	NamePrefix              string                            `json:"namePrefix"`
+	NameSuffix              string                            `json:"nameSuffix"`
+	CommonMetadata          *meta.CommonMetadata              `json:"commonMetadata"`
+	Patches                 []meta.Patch                      `json:"patches"`
+	Images                  []meta.Image                      `json:"images"`
+	Components              []string                          `json:"components"`
+	IgnoreMissingComponents bool                              `json:"ignoreMissingComponents"`
+	BuildMetadata           []kustomizev1.BuildMetadataOption `json:"buildMetadata"`
+	PostBuild               *kustomizev1.PostBuild            `json:"postBuild"`
+	Variables               map[string]string                 `json:"variables"`
+	NoRemoteBases           bool                              `json:"noRemoteBases"`
+	Strict                  bool                              `json:"strict"`
+}
+
+// buildKey digests everything a build depends on: the artifact (by its
+// digest), the spec fields that change the build, and the values of the
+// substitution variables. encoding/json sorts map keys, so equal inputs
+// give equal keys.
+func buildKey(digest string, spec *kustomizev1.KustomizationSpec, vars map[string]string, noRemoteBases, strict bool) (string, error) {
+	data, err := json.Marshal(buildInputs{
+		Path: spec.Path, TargetNamespace: spec.TargetNamespace, NamePrefix: spec.NamePrefix, NameSuffix: spec.NameSuffix,
+		CommonMetadata: spec.CommonMetadata, Patches: spec.Patches, Images: spec.Images, Components: spec.Components,
+		IgnoreMissingComponents: spec.IgnoreMissingComponents, BuildMetadata: spec.BuildMetadata, PostBuild: spec.PostBuild,
+		Variables: vars, NoRemoteBases: noRemoteBases, Strict: strict,
+	})
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	h.Write([]byte(digest))
+	h.Write([]byte{0})
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// addToInventory returns inv with the objects that a failed apply created
+// or changed added, so that they are pruned once they leave Git even
+// though their revision never applied in full. Nothing is removed.
+func addToInventory(inv *meta.ResourceInventory, cs *ssa.ChangeSet) *meta.ResourceInventory {
+	if cs == nil {
+		return inv
+	}
+	var touched ssa.ChangeSet
+	for _, e := range cs.Entries {
+		if e.Action == ssa.ActionCreated || e.Action == ssa.ActionConfigured {
+			touched.Add(e.Ref, e.Action)
+		}
+	}
+	if len(touched.Entries) == 0 {
+		return inv
+	}
+	merged := ssa.Inventory(&touched)
+	if inv == nil {
+		return merged
+	}
+	seen := map[string]bool{}
+	for _, e := range merged.Entries {
+		seen[e.ID] = true
+	}
+	for _, e := range inv.Entries {
+		if !seen[e.ID] {
+			merged.Entries = append(merged.Entries, e)
+		}
+	}
+	sort.Slice(merged.Entries, func(i, j int) bool { return merged.Entries[i].ID < merged.Entries[j].ID })
+	return merged
+}

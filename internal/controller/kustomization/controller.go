@@ -1,0 +1,415 @@
+// Package kustomization reconciles Kustomization objects: it waits for its
+// dependencies, fetches the source artifact, builds it with kustomize,
+// substitutes variables, applies the result with server-side apply in
+// stages, prunes what left Git, and checks the health of what it applied.
+package kustomization
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
+	"github.com/gotk-dev/gotk/api/meta"
+	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
+	"github.com/gotk-dev/gotk/internal/artifact"
+	"github.com/gotk-dev/gotk/internal/kustomize"
+	"github.com/gotk-dev/gotk/internal/runtime"
+	"github.com/gotk-dev/gotk/internal/ssa"
+)
+
+// Reconciler reconciles Kustomization objects.
+type Reconciler struct {
+	client.Client
+	// Clients builds the client that applies for one Kustomization:
+	// impersonating its service account, or for a remote cluster.
+	Clients *ClientFactory
+	// APIReader reads the ConfigMaps and Secrets of substituteFrom
+	// directly, so that the controller does not cache every Secret.
+	APIReader client.Reader
+	Artifacts *artifact.Cache
+	Recorder  *runtime.Recorder
+	Metrics   *runtime.Metrics
+	Options   runtime.Options
+
+	// StrictSubstitutions makes a ${var} without a value and without a
+	// default fail the build, instead of rendering as an empty string
+	// (Flux's StrictPostBuildSubstitutions feature gate).
+	StrictSubstitutions bool
+	// ApplyConcurrency bounds the requests in flight within one apply,
+	// prune or health check; zero means ssa.DefaultConcurrency.
+	ApplyConcurrency int
+
+	// caches remember, per Kustomization and target, what was last
+	// applied, so that an unchanged object costs no request.
+	caches sync.Map // types.NamespacedName -> *targetCache
+	// builds remember the last build of each Kustomization.
+	builds buildCache
+	// waits holds the cancel function of each health wait in progress,
+	// so that a new source revision ends it at once.
+	waits sync.Map // types.NamespacedName -> context.CancelFunc
+}
+
+type targetCache struct {
+	target string
+	cache  *ssa.Cache
+}
+
+// scope carries what the phases of one reconcile find.
+type scope struct {
+	obj      *kustomizev1.Kustomization
+	source   sourcev1.Source
+	revision string
+	handle   *artifact.Handle
+	objects  []*unstructured.Unstructured
+	manager  *ssa.Manager
+	changes  *ssa.ChangeSet
+	// patcher writes the status; reconcileHealth uses it to show a long
+	// wait while it lasts.
+	patcher *runtime.Patcher
+}
+
+// Reconcile applies one Kustomization.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	start := time.Now()
+	obj := &kustomizev1.Kustomization{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, obj)
+	}
+	patcher, err := runtime.NewPatcher(obj, r.Client)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !controllerutil.ContainsFinalizer(obj, meta.Finalizer) {
+		controllerutil.AddFinalizer(obj, meta.Finalizer)
+		if err := patcher.Patch(ctx, obj); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if obj.Spec.Suspend {
+		r.Metrics.RecordObject(kustomizev1.KustomizationKind, obj, true)
+		return ctrl.Result{}, nil
+	}
+
+	wasReady := runtime.IsReady(obj)
+	prevMessage := runtime.Message(obj, meta.ReadyCondition)
+	runtime.HandleRequest(obj)
+	runtime.MarkReconciling(obj, meta.ProgressingReason, "reconciliation in progress")
+	s := &scope{obj: obj, patcher: patcher}
+	defer func() {
+		if s.handle != nil {
+			s.handle.Release()
+		}
+		summarize(obj, retErr)
+		r.announce(obj, s, retErr, wasReady, prevMessage)
+		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+		r.Metrics.RecordObject(kustomizev1.KustomizationKind, obj, false)
+		r.Metrics.ObserveDuration(kustomizev1.KustomizationKind, start)
+		result, retErr = r.result(ctx, obj, retErr)
+	}()
+
+	for _, phase := range []func(context.Context, *scope) error{
+		r.reconcileDependencies,
+		r.reconcileSource,
+		r.reconcileBuild,
+		r.reconcileApply,
+		r.reconcilePrune,
+		r.reconcileHealth,
+	} {
+		if err := phase(ctx, s); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// result requeues after the interval on success and after retryInterval on
+// a failure, as Flux users expect; only an error talking to the API server
+// goes to controller-runtime's backoff.
+func (r *Reconciler) result(ctx context.Context, obj *kustomizev1.Kustomization, err error) (ctrl.Result, error) {
+	if err == nil {
+		return ctrl.Result{RequeueAfter: runtime.Jitter(obj.GetRequeueAfter())}, nil
+	}
+	var wait *runtime.WaitingError
+	if errors.As(err, &wait) || runtime.IsStalling(err) {
+		return runtime.Result(err, obj.GetRequeueAfter())
+	}
+	var generic *runtime.GenericError
+	if errors.As(err, &generic) {
+		ctrl.LoggerFrom(ctx).V(1).Info("reconciliation failed", "error", err.Error())
+		return ctrl.Result{RequeueAfter: runtime.Jitter(obj.GetRetryInterval())}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// reconcileSource finds the source, and fetches its artifact.
+func (r *Reconciler) reconcileSource(ctx context.Context, s *scope) error {
+	obj := s.obj
+	ref := obj.Spec.SourceRef
+	ns := obj.GetSourceNamespace()
+	if r.Options.NoCrossNamespaceRefs && ns != obj.Namespace {
+		return runtime.Stallingf(meta.AccessDeniedReason,
+			"spec.sourceRef: %s '%s/%s' is in another namespace, which --no-cross-namespace-refs forbids", ref.Kind, ns, ref.Name)
+	}
+	src, err := newSource(ref.Kind)
+	if err != nil {
+		return runtime.Stallingf(meta.InvalidSpecReason, "spec.sourceRef: %s", err)
+	}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, src); err != nil {
+		if apierrors.IsNotFound(err) {
+			return runtime.Waiting(meta.ArtifactFailedReason, r.Options.RequeueDependency,
+				fmt.Errorf("source %s '%s/%s' not found", ref.Kind, ns, ref.Name))
+		}
+		return err
+	}
+	s.source = src
+	art := src.GetArtifact()
+	if art == nil {
+		return runtime.Waiting(meta.ArtifactFailedReason, r.Options.RequeueDependency,
+			fmt.Errorf("source %s '%s/%s' is not ready: it has no artifact yet", ref.Kind, ns, ref.Name))
+	}
+	s.revision = art.Revision
+	obj.Status.LastAttemptedRevision = art.Revision
+	handle, err := r.Artifacts.Get(ctx, *art)
+	if err != nil {
+		return runtime.Failed(meta.ArtifactFailedReason, fmt.Errorf("fetch artifact of %s '%s/%s' (revision %s): %w", ref.Kind, ns, ref.Name, art.Revision, err))
+	}
+	s.handle = handle
+	return nil
+}
+
+// newSource returns an empty object of a source kind a Kustomization may
+// point at. Any kind with an artifact works the same from here on.
+func newSource(kind string) (sourcev1.Source, error) {
+	switch kind {
+	case sourcev1.GitRepositoryKind:
+		return &sourcev1.GitRepository{}, nil
+	case sourcev1.OCIRepositoryKind:
+		return &sourcev1.OCIRepository{}, nil
+	case sourcev1.BucketKind:
+		return &sourcev1.Bucket{}, nil
+	}
+	return nil, fmt.Errorf("kind %q is not a source a Kustomization can use (GitRepository, OCIRepository or Bucket)", kind)
+}
+
+// reconcileBuild builds the manifests and substitutes variables. Nothing is
+// written to the cluster when it fails. A build whose inputs (artifact,
+// spec, variables) are those of this Kustomization's last build is not run
+// again: kustomize's cost grows with the square of the object count.
+func (r *Reconciler) reconcileBuild(ctx context.Context, s *scope) error {
+	obj := s.obj
+	var vars map[string]string
+	if pb := obj.Spec.PostBuild; pb != nil {
+		var err error
+		vars, err = kustomize.LoadVariables(ctx, kustomize.ClientVarSource{Reader: r.APIReader}, obj.Namespace, pb)
+		if err != nil {
+			return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("post-build substitution: %w", err))
+		}
+	}
+	key, err := buildKey(s.handle.Digest, &obj.Spec, vars, r.Options.NoRemoteBases, r.StrictSubstitutions)
+	if err != nil {
+		return runtime.Failed(meta.BuildFailedReason, err)
+	}
+	nn := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}
+	if objs, ok := r.builds.get(nn, key); ok {
+		s.objects = objs
+		return nil
+	}
+	objs, err := kustomize.Build(ctx, s.handle.Dir, &obj.Spec, kustomize.BuildOptions{NoRemoteBases: r.Options.NoRemoteBases})
+	if err != nil {
+		return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("build of revision %s failed: %w", s.revision, err))
+	}
+	if pb := obj.Spec.PostBuild; pb != nil {
+		opts := kustomize.SubstituteOptions{Strict: r.StrictSubstitutions}
+		if err := kustomize.SubstituteWithOptions(objs, pb, vars, opts); err != nil {
+			return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("post-build substitution of revision %s: %w", s.revision, err))
+		}
+	}
+	r.builds.put(nn, key, objs)
+	s.objects = objs
+	return nil
+}
+
+// reconcileApply applies the objects with the Kustomization's identity,
+// within spec.timeout. When the apply fails part way, the objects it did
+// create join the inventory, so that a later revision can prune them.
+func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) error {
+	obj := s.obj
+	c, target, err := r.Clients.For(ctx, obj)
+	if err != nil {
+		return err
+	}
+	s.manager = ssa.New(c, kustomizev1.FieldManager, ssa.KustomizationOwner(obj.Name, obj.Namespace))
+	s.manager.Cache = r.cacheFor(obj, target)
+	s.manager.Concurrency = r.applyConcurrency()
+	applyCtx, cancel := context.WithTimeout(ctx, obj.GetTimeout())
+	defer cancel()
+	cs, err := s.manager.Apply(applyCtx, s.objects, ssa.ApplyOptions{Force: obj.Spec.Force, Ignore: obj.Spec.Ignore})
+	s.changes = cs
+	if err != nil {
+		obj.Status.Inventory = addToInventory(obj.Status.Inventory, cs)
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("not done within spec.timeout (%s): %w", obj.GetTimeout(), err)
+		}
+		return runtime.Failed(meta.ReconciliationFailedReason, fmt.Errorf("apply of revision %s failed: %w", s.revision, err))
+	}
+	obj.Status.LastAppliedRevision = s.revision
+	return nil
+}
+
+// applyConcurrency is how many requests one apply keeps in flight.
+func (r *Reconciler) applyConcurrency() int {
+	if r.ApplyConcurrency > 0 {
+		return r.ApplyConcurrency
+	}
+	return ssa.DefaultConcurrency
+}
+
+// cacheFor returns the apply cache of obj for target, a new one when the
+// target (service account, kubeconfig) changed.
+func (r *Reconciler) cacheFor(obj *kustomizev1.Kustomization, target string) *ssa.Cache {
+	key := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}
+	if v, ok := r.caches.Load(key); ok && v.(*targetCache).target == target {
+		return v.(*targetCache).cache
+	}
+	tc := &targetCache{target: target, cache: ssa.NewCache()}
+	r.caches.Store(key, tc)
+	return tc.cache
+}
+
+// reconcilePrune deletes what the last inventory had and this one has not,
+// and records the new inventory. It runs only after a successful apply.
+func (r *Reconciler) reconcilePrune(ctx context.Context, s *scope) error {
+	obj := s.obj
+	inv := ssa.Inventory(s.changes)
+	old := obj.Status.Inventory
+	obj.Status.Inventory = inv
+	if !obj.Spec.Prune || old == nil {
+		return nil
+	}
+	stale, err := ssa.Diff(old, inv)
+	if err != nil {
+		return runtime.Failed(meta.PruneFailedReason, err)
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	pruned, err := s.manager.Delete(ctx, stale, ssa.DeleteOptions{})
+	s.changes.Append(pruned)
+	if err != nil {
+		// Keep what could not be pruned in the inventory, to try again.
+		obj.Status.Inventory = old
+		return runtime.Failed(meta.PruneFailedReason, fmt.Errorf("prune failed: %w", err))
+	}
+	return nil
+}
+
+// reconcileHealth waits until what was applied is healthy: every object
+// with spec.wait, the listed ones with spec.healthChecks. A new source
+// revision cancels the wait.
+func (r *Reconciler) reconcileHealth(ctx context.Context, s *scope) error {
+	obj := s.obj
+	refs := healthRefs(obj, s.changes)
+	if len(refs) == 0 {
+		runtime.Delete(obj, meta.HealthyCondition)
+		return nil
+	}
+	key := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}
+	waitCtx, cancel := context.WithCancel(ctx)
+	r.waits.Store(key, cancel)
+	defer func() {
+		r.waits.Delete(key)
+		cancel()
+	}()
+	// A revision that arrived before the wait was registered found nothing
+	// to cancel: look once more now that it is.
+	if r.sourceMoved(ctx, s) {
+		cancel()
+	}
+	runtime.MarkUnknown(obj, meta.HealthyCondition, meta.ProgressingReason, "running health checks with a timeout of %s", obj.GetTimeout())
+	runtime.MarkReconciling(obj, meta.ProgressingReason, "checking the health of %d objects of revision %s", len(refs), s.revision)
+	if err := s.patcher.Patch(ctx, obj); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "cannot record that health checks are running")
+	}
+	err := s.manager.Wait(waitCtx, refs, obj.GetTimeout(), obj.Spec.HealthCheckExprs)
+	if err == nil {
+		runtime.MarkTrue(obj, meta.HealthyCondition, meta.SucceededReason, "all health checks passed")
+		return nil
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() == nil {
+		msg := fmt.Errorf("health checks of revision %s cancelled: a new revision of the source arrived", s.revision)
+		runtime.MarkUnknown(obj, meta.HealthyCondition, meta.ProgressingReason, "%s", msg)
+		return runtime.Waiting(meta.ProgressingReason, 0, msg)
+	}
+	runtime.MarkFalse(obj, meta.HealthyCondition, meta.HealthCheckFailedReason, "%s", err)
+	return runtime.Failed(meta.HealthCheckFailedReason, fmt.Errorf("health check of revision %s failed: %w", s.revision, err))
+}
+
+// sourceMoved reports whether the source now has an artifact other than
+// the one this reconcile applied.
+func (r *Reconciler) sourceMoved(ctx context.Context, s *scope) bool {
+	src, err := newSource(s.obj.Spec.SourceRef.Kind)
+	if err != nil {
+		return false
+	}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: s.obj.GetSourceNamespace(), Name: s.obj.Spec.SourceRef.Name}, src); err != nil {
+		return false
+	}
+	art := src.GetArtifact()
+	return art != nil && s.handle != nil && art.Digest != s.handle.Digest
+}
+
+// healthRefs are the objects to wait for.
+func healthRefs(obj *kustomizev1.Kustomization, cs *ssa.ChangeSet) []ssa.ObjectRef {
+	if obj.Spec.Wait {
+		var refs []ssa.ObjectRef
+		for _, e := range cs.Entries {
+			if e.Action != ssa.ActionPruned && e.Action != ssa.ActionDeleted && e.Action != ssa.ActionSkipped {
+				refs = append(refs, e.Ref)
+			}
+		}
+		return refs
+	}
+	refs := make([]ssa.ObjectRef, 0, len(obj.Spec.HealthChecks))
+	for _, hc := range obj.Spec.HealthChecks {
+		group, version := splitAPIVersion(hc.APIVersion)
+		ns := hc.Namespace
+		if ns == "" {
+			ns = obj.Namespace
+		}
+		refs = append(refs, ssa.ObjectRef{Group: group, Version: version, Kind: hc.Kind, Namespace: ns, Name: hc.Name})
+	}
+	return refs
+}
+
+func splitAPIVersion(apiVersion string) (group, version string) {
+	for i := len(apiVersion) - 1; i >= 0; i-- {
+		if apiVersion[i] == '/' {
+			return apiVersion[:i], apiVersion[i+1:]
+		}
+	}
+	return "", apiVersion
+}
+
+// cancelWaits ends the health waits of the given Kustomizations.
+func (r *Reconciler) cancelWaits(keys []types.NamespacedName) {
+	for _, k := range keys {
+		if v, ok := r.waits.Load(k); ok {
+			v.(context.CancelFunc)()
+		}
+	}
+}

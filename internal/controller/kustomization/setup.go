@@ -1,0 +1,218 @@
+package kustomization
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
+	"github.com/gotk-dev/gotk/api/meta"
+	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
+	"github.com/gotk-dev/gotk/internal/runtime"
+	"github.com/gotk-dev/gotk/internal/ssa"
+)
+
+// Index keys: the source a Kustomization reads ("Kind/namespace/name") and
+// the Kustomizations it depends on ("namespace/name").
+const (
+	sourceIndex    = ".spec.sourceRef"
+	dependsOnIndex = ".spec.dependsOn"
+)
+
+// SetupWithManager registers the reconciler, its indexes and watches.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	ctx := context.Background()
+	indexer := mgr.GetFieldIndexer()
+	if err := indexer.IndexField(ctx, &kustomizev1.Kustomization{}, sourceIndex, func(o client.Object) []string {
+		k := o.(*kustomizev1.Kustomization)
+		return []string{sourceKey(k.Spec.SourceRef.Kind, k.GetSourceNamespace(), k.Spec.SourceRef.Name)}
+	}); err != nil {
+		return fmt.Errorf("index %s: %w", sourceIndex, err)
+	}
+	if err := indexer.IndexField(ctx, &kustomizev1.Kustomization{}, dependsOnIndex, func(o client.Object) []string {
+		k := o.(*kustomizev1.Kustomization)
+		keys := make([]string, 0, len(k.Spec.DependsOn))
+		for _, d := range k.Spec.DependsOn {
+			ns := d.Namespace
+			if ns == "" {
+				ns = k.Namespace
+			}
+			keys = append(keys, ns+"/"+d.Name)
+		}
+		return keys
+	}); err != nil {
+		return fmt.Errorf("index %s: %w", dependsOnIndex, err)
+	}
+	pred, err := runtime.ReconcilePredicate(r.Options.WatchLabelSelector)
+	if err != nil {
+		return err
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&kustomizev1.Kustomization{}, builder.WithPredicates(pred)).
+		Watches(&kustomizev1.Kustomization{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
+			builder.WithPredicates(readyChanged{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.Concurrent})
+	for _, src := range []client.Object{&sourcev1.GitRepository{}, &sourcev1.OCIRepository{}, &sourcev1.Bucket{}} {
+		kind := sourceKind(src)
+		b = b.Watches(src, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return r.consumers(ctx, kind, o)
+		}), builder.WithPredicates(runtime.ArtifactChangedPredicate{}))
+	}
+	return b.Complete(r)
+}
+
+func sourceKind(o client.Object) string {
+	switch o.(type) {
+	case *sourcev1.GitRepository:
+		return sourcev1.GitRepositoryKind
+	case *sourcev1.OCIRepository:
+		return sourcev1.OCIRepositoryKind
+	default:
+		return sourcev1.BucketKind
+	}
+}
+
+func sourceKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }
+
+// consumers lists the Kustomizations that read a source whose artifact
+// changed, and ends their health waits: the new revision supersedes them.
+func (r *Reconciler) consumers(ctx context.Context, kind string, o client.Object) []reconcile.Request {
+	list := &kustomizev1.KustomizationList{}
+	if err := r.List(ctx, list, client.MatchingFields{sourceIndex: sourceKey(kind, o.GetNamespace(), o.GetName())}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	keys := make([]types.NamespacedName, 0, len(list.Items))
+	for _, k := range list.Items {
+		key := client.ObjectKeyFromObject(&k)
+		keys = append(keys, key)
+		reqs = append(reqs, reconcile.Request{NamespacedName: key})
+	}
+	r.cancelWaits(keys)
+	return reqs
+}
+
+// dependents lists the Kustomizations that depend on o.
+func (r *Reconciler) dependents(ctx context.Context, o client.Object) []reconcile.Request {
+	list := &kustomizev1.KustomizationList{}
+	if err := r.List(ctx, list, client.MatchingFields{dependsOnIndex: o.GetNamespace() + "/" + o.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, k := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&k)})
+	}
+	return reqs
+}
+
+// readyChanged passes a Kustomization that became Ready or applied a new
+// revision: what its dependents wait for.
+type readyChanged struct{ predicate.Funcs }
+
+func (readyChanged) Create(event.CreateEvent) bool   { return false }
+func (readyChanged) Delete(event.DeleteEvent) bool   { return false }
+func (readyChanged) Generic(event.GenericEvent) bool { return false }
+
+func (readyChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*kustomizev1.Kustomization)
+	n, ok2 := e.ObjectNew.(*kustomizev1.Kustomization)
+	if !ok1 || !ok2 || !runtime.IsReady(n) {
+		return false
+	}
+	return !runtime.IsReady(o) || o.Status.LastAppliedRevision != n.Status.LastAppliedRevision
+}
+
+// reconcileDelete applies spec.deletionPolicy to the inventory, then
+// removes the finalizer. A suspended Kustomization leaves its objects, and
+// so does one whose identity is gone (its service account or kubeconfig
+// Secret deleted, as when its namespace is deleted): nobody is left who
+// may delete them, and an event lists what stays.
+func (r *Reconciler) reconcileDelete(ctx context.Context, obj *kustomizev1.Kustomization) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(obj, meta.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	policy := obj.GetDeletionPolicy()
+	if obj.PruneOnDelete() && !obj.Spec.Suspend && obj.Status.Inventory != nil && len(obj.Status.Inventory.Entries) > 0 {
+		refs, err := ssa.InventoryRefs(obj.Status.Inventory)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if gone := r.identityGone(ctx, obj); gone != "" {
+			r.eventf(obj, runtime.SeverityError, meta.DeletingReason,
+				"%s: the %d objects of the inventory are left in the cluster", gone, len(refs))
+		} else {
+			c, _, err := r.Clients.For(ctx, obj)
+			if err != nil {
+				return ctrl.Result{}, fmt.Errorf("delete objects of Kustomization %s/%s: %w", obj.Namespace, obj.Name, err)
+			}
+			m := ssa.New(c, kustomizev1.FieldManager, ssa.KustomizationOwner(obj.Name, obj.Namespace))
+			m.Concurrency = r.applyConcurrency()
+			opts := ssa.DeleteOptions{Action: ssa.ActionDeleted}
+			if policy == kustomizev1.DeletionPolicyWaitForTermination {
+				opts.WaitTimeout = obj.GetTimeout()
+			}
+			cs, err := m.Delete(ctx, refs, opts)
+			if err != nil {
+				return ctrl.Result{}, fmt.Errorf("delete objects of Kustomization %s/%s: %w", obj.Namespace, obj.Name, err)
+			}
+			if cs.Changed() {
+				r.eventf(obj, runtime.SeverityInfo, meta.DeletingReason, "%s", cs.String())
+			}
+		}
+	}
+	patcher, err := runtime.NewPatcher(obj, r.Client)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	controllerutil.RemoveFinalizer(obj, meta.Finalizer)
+	key := client.ObjectKeyFromObject(obj)
+	r.caches.Delete(key)
+	r.builds.forget(key)
+	r.Metrics.Forget(kustomizev1.KustomizationKind, obj.Namespace, obj.Name)
+	return ctrl.Result{}, client.IgnoreNotFound(patcher.Patch(ctx, obj))
+}
+
+// identityGone says why the objects of obj cannot be deleted any more:
+// the service account it impersonates, or its kubeconfig Secret, no
+// longer exists. It returns "" when they can.
+func (r *Reconciler) identityGone(ctx context.Context, obj *kustomizev1.Kustomization) string {
+	if kc := obj.Spec.KubeConfig; kc != nil && kc.SecretRef != nil {
+		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: obj.Namespace, Name: kc.SecretRef.Name}, &corev1.Secret{})
+		if apierrors.IsNotFound(err) {
+			return fmt.Sprintf("spec.kubeConfig: Secret '%s/%s' not found", obj.Namespace, kc.SecretRef.Name)
+		}
+		return ""
+	}
+	sa := obj.Spec.ServiceAccountName
+	if sa == "" && r.Clients != nil {
+		sa = r.Clients.DefaultServiceAccount
+	}
+	if sa == "" {
+		return ""
+	}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: obj.Namespace, Name: sa}, &corev1.ServiceAccount{})
+	if apierrors.IsNotFound(err) {
+		return fmt.Sprintf("service account '%s/%s' not found", obj.Namespace, sa)
+	}
+	return ""
+}
+
+// eventf records an event when the reconciler has a recorder.
+func (r *Reconciler) eventf(obj *kustomizev1.Kustomization, severity, reason, format string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(obj, nil, severity, reason, format, args...)
+	}
+}
