@@ -63,6 +63,16 @@ func Build(ctx context.Context, root string, spec *kustomizev1.KustomizationSpec
 		if kus, err = generateKustomization(ctx, c, dir); err != nil {
 			return nil, err
 		}
+		if files, ok := plainFiles(c, dir, kus); ok && !specChangesKustomization(spec) {
+			objs, err := decodePlain(c, files)
+			if err != nil {
+				return nil, err
+			}
+			if cm := spec.CommonMetadata; cm != nil {
+				setCommonMetadata(objs, cm)
+			}
+			return objs, nil
+		}
 	} else {
 		file := filepath.Join(dir, name)
 		data, err := c.ReadFile(file)

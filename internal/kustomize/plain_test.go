@@ -1,0 +1,110 @@
+package kustomize
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
+)
+
+// writePlain lays out a directory of plain manifests: single and multiple
+// documents per file, a List, nested folders, a file that is not a
+// Kubernetes object.
+func writePlain(t testing.TB, root string, n int) {
+	t.Helper()
+	for i := range n {
+		dir := filepath.Join(root, "apps", fmt.Sprintf("group-%d", i%7))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		doc := fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\n  namespace: ns\ndata:\n  i: %q\n", i, fmt.Sprint(i))
+		if i%3 == 0 {
+			doc += fmt.Sprintf("---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-%d\n  namespace: ns\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers: [{name: web, image: nginx}]\n", i)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("obj-%d.yaml", i)), []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: s1, namespace: ns}\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: s2, namespace: ns}\n"
+	if err := os.WriteFile(filepath.Join(root, "apps", "list.yaml"), []byte(list), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "apps", "values.yaml"), []byte("replicas: 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func objectDumps(objs []*unstructured.Unstructured) []string {
+	out := make([]string, 0, len(objs))
+	for _, o := range objs {
+		data, _ := o.MarshalJSON()
+		out = append(out, o.GetKind()+"/"+o.GetName()+" "+string(data))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// A plain directory built without kustomize gives exactly the objects that
+// kustomize gives.
+func TestPlainBuildMatchesKustomize(t *testing.T) {
+	root := t.TempDir()
+	writePlain(t, root, 60)
+	got, err := Build(context.Background(), root, &kustomizev1.KustomizationSpec{Path: "./apps"}, BuildOptions{NoRemoteBases: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	real, _ := filepath.EvalSymlinks(root)
+	c := newConfinedFS(real, false)
+	dir := filepath.Join(real, "apps")
+	kus, err := generateKustomization(context.Background(), c, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := plainFiles(c, dir, kus); !ok {
+		t.Fatal("a plain directory did not take the plain path")
+	}
+	data, err := yaml.Marshal(kus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.override(filepath.Join(dir, "kustomization.yaml"), data)
+	m, err := runKustomize(c, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := toUnstructured(m.Resources())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 60+20+2 {
+		t.Fatalf("kustomize built %d objects", len(want))
+	}
+	if diff := cmp.Diff(objectDumps(want), objectDumps(got)); diff != "" {
+		t.Errorf("plain build differs from kustomize (-kustomize +plain):\n%s", diff)
+	}
+}
+
+// Two objects with the same identity are refused, naming both files.
+func TestPlainBuildRefusesDuplicates(t *testing.T) {
+	root := t.TempDir()
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: same, namespace: ns}\n"
+	for _, f := range []string{"a.yaml", "b.yaml"} {
+		if err := os.WriteFile(filepath.Join(root, f), []byte(cm), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := Build(context.Background(), root, &kustomizev1.KustomizationSpec{}, BuildOptions{})
+	if err == nil || !strings.Contains(err.Error(), "a.yaml") || !strings.Contains(err.Error(), "b.yaml") {
+		t.Errorf("err = %v, want one naming a.yaml and b.yaml", err)
+	}
+}
