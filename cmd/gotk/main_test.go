@@ -19,7 +19,8 @@ var (
 	update     = flag.Bool("update", false, "rewrite the golden files in testdata/")
 )
 
-// The control plane starts without CRDs: gotk install puts them in.
+// The control plane starts without CRDs: gotk install puts them in. The
+// object commands use a second one (see objects).
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "gotk-cli-test")
 	if err != nil {
@@ -33,6 +34,7 @@ func TestMain(m *testing.M) {
 			panic(fmt.Sprintf("write kubeconfig: %v", err))
 		}
 	}, testenv.WithoutCRDs())
+	stopObjects()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -38,11 +38,17 @@ type cli struct {
 // run builds the command tree, runs it with args, prints an error if there
 // is one and returns the exit code: 0 only on success.
 func run(args []string, in io.Reader, out, errOut io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runContext(ctx, args, in, out, errOut)
+}
+
+// runContext is run with a context that ends the command (a watch, a
+// wait) when it is done.
+func runContext(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer) int {
 	// controller-runtime's client logs nothing the user needs; its errors
 	// are returned.
 	ctrllog.SetLogger(logr.Discard())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	c := newCLI(in, out, errOut)
 	root := c.rootCmd()
 	root.SetArgs(args)
@@ -85,6 +91,14 @@ connection flags, or the KUBECONFIG environment variable.`,
   gotk check --pre
   gotk install
 
+  # Sync a Git repository to the cluster
+  gotk create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=master
+  gotk create kustomization podinfo --source=podinfo --path=./kustomize --prune
+
+  # See how everything is doing
+  gotk get all
+  gotk stats
+
   # Print the version of the CLI and of the installed controllers
   gotk version`,
 		SilenceUsage:  true,
@@ -94,6 +108,10 @@ connection flags, or the KUBECONFIG environment variable.`,
 	root.SetOut(c.out)
 	root.SetErr(c.errOut)
 	c.kube.AddFlags(root.PersistentFlags())
+	if f := root.PersistentFlags().Lookup("namespace"); f != nil {
+		f.Usage = "Namespace of the objects. install, check, uninstall and version use gotk-system unless told; " +
+			"the commands on gotk objects (create, get, reconcile...) use the kubeconfig context's namespace, or gotk-system when it sets none."
+	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w; see %s --help", err, cmd.CommandPath())
 	})
@@ -103,6 +121,18 @@ connection flags, or the KUBECONFIG environment variable.`,
 		newInstallCmd(c),
 		newCheckCmd(c),
 		newUninstallCmd(c),
+		newCreateCmd(c),
+		newGetCmd(c),
+		newReconcileCmd(c),
+		newSuspendCmd(c),
+		newResumeCmd(c),
+		newDeleteCmd(c),
+		newExportCmd(c),
+		newEventsCmd(c),
+		newLogsCmd(c),
+		newTreeCmd(c),
+		newTraceCmd(c),
+		newStatsCmd(c),
 	)
 	addCompletionCmd(root)
 	addHelpCmd(root)
@@ -143,7 +173,7 @@ func (c *cli) connect() (client.Client, *version.Info, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot reach the Kubernetes API server at %s: %w; check --kubeconfig and --context, and that the cluster is running", cfg.Host, err)
 	}
-	cl, err := client.New(cfg, client.Options{Scheme: scheme.New()})
+	cl, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme.New()})
 	if err != nil {
 		return nil, nil, fmt.Errorf("create a client for %s: %w", cfg.Host, err)
 	}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gotk-dev/gotk/api/meta"
+)
+
+func newReconcileCmd(c *cli) *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "reconcile",
+		Short: "Ask the controllers to reconcile an object now, and wait for the result",
+		Long: `Ask the controller to reconcile an object now, rather than at its next
+interval: reconcile sets the annotation ` + meta.ReconcileRequestAnnotation + ` to the
+current time, waits until the object's status.lastHandledReconcileAt says the
+request was handled, then prints the revision it fetched or applied, or the
+failure, and exits non-zero on failure.`,
+		Example: `  # Fetch the Git repository now
+  gotk reconcile source git podinfo
+
+  # Fetch the source of a Kustomization, then apply it
+  gotk reconcile kustomization podinfo --with-source`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.PersistentFlags().DurationVar(&timeout, "timeout", defaultWaitTimeout, "How long to wait for the reconciliation.")
+	source := &cobra.Command{
+		Use:   "source",
+		Short: "Reconcile sources",
+		Example: `  # Fetch the Git repository now
+  gotk reconcile source git podinfo`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	source.AddCommand(&cobra.Command{
+		Use:   "git NAME",
+		Short: "Fetch a GitRepository now",
+		Example: `  # Fetch now and print the revision
+  gotk reconcile source git podinfo -n gotk-system`,
+		Args:              exactlyOneName("GitRepository"),
+		ValidArgsFunction: c.completeNames(gitRepositoryKind),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.watchClient()
+			if err != nil {
+				return err
+			}
+			key := types.NamespacedName{Namespace: c.objectNamespace(cmd), Name: args[0]}
+			_, err = c.reconcileAndWait(cmd.Context(), cl, gitRepositoryKind, key, timeout)
+			return err
+		},
+	})
+	var withSource bool
+	ks := &cobra.Command{
+		Use:     "kustomization NAME",
+		Aliases: []string{"ks"},
+		Short:   "Apply a Kustomization now",
+		Example: `  # Apply the last fetched revision now
+  gotk reconcile kustomization podinfo
+
+  # Fetch the source first
+  gotk reconcile ks podinfo --with-source`,
+		Args:              exactlyOneName("Kustomization"),
+		ValidArgsFunction: c.completeNames(kustomizationKind),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.watchClient()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			key := types.NamespacedName{Namespace: c.objectNamespace(cmd), Name: args[0]}
+			if withSource {
+				ks, err := getObject(ctx, cl, kustomizationKind, key)
+				if err != nil {
+					return err
+				}
+				if err := checkNotSuspended(kustomizationKind, ks); err != nil {
+					return err
+				}
+				sk, skey, err := sourceOf(ks)
+				if err != nil {
+					return err
+				}
+				if _, err := c.reconcileAndWait(ctx, cl, sk, skey, timeout); err != nil {
+					return err
+				}
+			}
+			_, err = c.reconcileAndWait(ctx, cl, kustomizationKind, key, timeout)
+			return err
+		},
+	}
+	ks.Flags().BoolVar(&withSource, "with-source", false, "Reconcile the Kustomization's source first.")
+	cmd.AddCommand(source, ks)
+	return cmd
+}
+
+// sourceOf reads a Kustomization's spec.sourceRef.
+func sourceOf(ks *unstructured.Unstructured) (gotkKind, types.NamespacedName, error) {
+	kind, _, _ := unstructured.NestedString(ks.Object, "spec", "sourceRef", "kind")
+	name, _, _ := unstructured.NestedString(ks.Object, "spec", "sourceRef", "name")
+	ns, _, _ := unstructured.NestedString(ks.Object, "spec", "sourceRef", "namespace")
+	if ns == "" {
+		ns = ks.GetNamespace()
+	}
+	k, ok := lookupKind(kind)
+	if !ok || !k.Source {
+		return gotkKind{}, types.NamespacedName{}, fmt.Errorf("Kustomization %s/%s: spec.sourceRef.kind %q is not a source kind", ks.GetNamespace(), ks.GetName(), kind)
+	}
+	return k, types.NamespacedName{Namespace: ns, Name: name}, nil
+}
+
+// checkNotSuspended refuses to wait for an object that will not be
+// reconciled.
+func checkNotSuspended(k gotkKind, u *unstructured.Unstructured) error {
+	if !isSuspended(u) {
+		return nil
+	}
+	return fmt.Errorf("%s %s/%s is suspended, run gotk resume first: gotk resume %s %s -n %s",
+		k.Kind(), u.GetNamespace(), u.GetName(), k.Command, u.GetName(), u.GetNamespace())
+}
+
+// reconcileAndWait requests a reconcile of one object, waits for the
+// result and prints the revision.
+func (c *cli) reconcileAndWait(ctx context.Context, cl client.Client, k gotkKind, key types.NamespacedName, timeout time.Duration) (*unstructured.Unstructured, error) {
+	u, err := getObject(ctx, cl, k, key)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNotSuspended(k, u); err != nil {
+		return nil, err
+	}
+	c.status.step("annotating %s %s for reconciliation", k.Kind(), key)
+	token, err := requestReconcile(ctx, cl, k, key, false)
+	if err != nil {
+		return nil, err
+	}
+	u, err = c.waitFor(ctx, cl, k, key, waitOptions{token: token, timeout: timeout})
+	if err != nil {
+		return u, err
+	}
+	c.printRevision(k, u)
+	return u, nil
+}
+
+// printRevision says what a Ready object fetched or applied.
+func (c *cli) printRevision(k gotkKind, u *unstructured.Unstructured) {
+	rev := k.Revision(u)
+	switch {
+	case rev == "":
+	case k.Source:
+		c.status.ok("fetched revision %s", rev)
+	default:
+		c.status.ok("applied revision %s", rev)
+	}
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gotk-dev/gotk/api/meta"
+)
+
+// maxTreeDepth bounds the recursion into nested Kustomizations.
+const maxTreeDepth = 20
+
+func newTreeCmd(c *cli) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "tree",
+		Short: "Show what a Kustomization applied, as a tree",
+		Example: `  # The objects a Kustomization applied, and what its Kustomizations applied
+  gotk tree kustomization apps`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.PersistentFlags().StringVarP(&output, "output", "o", "", "Output format: json (default: a tree).")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.AddCommand(&cobra.Command{
+		Use:     "kustomization NAME",
+		Aliases: []string{"ks"},
+		Short:   "Show the inventory of a Kustomization, recursing into the Kustomizations it applied",
+		Long: `Show the objects a Kustomization applied (its status.inventory) as a tree. A
+Kustomization among them shows its own inventory below it, and so on.`,
+		Example: `  # As a tree
+  gotk tree kustomization apps -n gotk-system
+
+  # As JSON, for scripts
+  gotk tree ks apps -o json`,
+		Args:              exactlyOneName("Kustomization"),
+		ValidArgsFunction: c.completeNames(kustomizationKind),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "" && output != "json" {
+				return fmt.Errorf("unknown --output %q: use json, or leave it out for a tree", output)
+			}
+			cl, err := c.watchClient()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			key := types.NamespacedName{Namespace: c.objectNamespace(cmd), Name: args[0]}
+			ks, err := getObject(ctx, cl, kustomizationKind, key)
+			if err != nil {
+				return err
+			}
+			root, err := buildTree(ctx, cl, ks, map[string]bool{}, 0)
+			if err != nil {
+				return err
+			}
+			if len(root.Resources) == 0 {
+				c.status.warn("Kustomization %s has no inventory yet: it has applied nothing (see gotk get kustomizations -n %s)", key, key.Namespace)
+			}
+			if output == "json" {
+				data, err := json.MarshalIndent(root, "", "  ")
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(c.out, "%s\n", data)
+				return err
+			}
+			printTree(c.out, root)
+			return nil
+		},
+	})
+	return cmd
+}
+
+// treeNode is one object of the tree.
+type treeNode struct {
+	Group     string      `json:"group,omitempty"`
+	Version   string      `json:"version,omitempty"`
+	Kind      string      `json:"kind"`
+	Namespace string      `json:"namespace,omitempty"`
+	Name      string      `json:"name"`
+	Resources []*treeNode `json:"resources,omitempty"`
+}
+
+func (n *treeNode) String() string {
+	if n.Namespace == "" {
+		return n.Kind + "/" + n.Name
+	}
+	return n.Kind + "/" + n.Namespace + "/" + n.Name
+}
+
+// buildTree reads a Kustomization's inventory and, for each Kustomization
+// in it, that one's inventory; seen stops cycles.
+func buildTree(ctx context.Context, cl client.Client, ks *unstructured.Unstructured, seen map[string]bool, depth int) (*treeNode, error) {
+	gvk := ks.GroupVersionKind()
+	root := &treeNode{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: ks.GetNamespace(), Name: ks.GetName()}
+	seen[root.String()] = true
+	entries, _, _ := unstructured.NestedSlice(ks.Object, "status", "inventory", "entries")
+	for _, raw := range entries {
+		m, _ := raw.(map[string]any)
+		id, _ := m["id"].(string)
+		version, _ := m["v"].(string)
+		ns, name, group, kind, ok := meta.ParseResourceID(id)
+		if !ok {
+			return nil, fmt.Errorf("Kustomization %s/%s: inventory entry %q is not <namespace>_<name>_<group>_<kind>", ks.GetNamespace(), ks.GetName(), id)
+		}
+		node := &treeNode{Group: group, Version: version, Kind: kind, Namespace: ns, Name: name}
+		root.Resources = append(root.Resources, node)
+		if group != kustomizationKind.GVK.Group || kind != kustomizationKind.Kind() || seen[node.String()] || depth >= maxTreeDepth {
+			continue
+		}
+		child := newObject(kustomizationKind)
+		if err := cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, child); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue // deleted since: a leaf
+			}
+			return nil, fmt.Errorf("read Kustomization %s/%s: %w", ns, name, err)
+		}
+		sub, err := buildTree(ctx, cl, child, seen, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		node.Resources = sub.Resources
+	}
+	return root, nil
+}
+
+// printTree draws the tree with box-drawing branches.
+func printTree(w io.Writer, root *treeNode) {
+	fmt.Fprintln(w, root.String())
+	var walk func(n *treeNode, prefix string)
+	walk = func(n *treeNode, prefix string) {
+		for i, child := range n.Resources {
+			branch, next := "├── ", "│   "
+			if i == len(n.Resources)-1 {
+				branch, next = "└── ", "    "
+			}
+			fmt.Fprintln(w, prefix+branch+child.String())
+			walk(child, prefix+next)
+		}
+	}
+	walk(root, "")
+}
