@@ -53,6 +53,13 @@ func runContext(ctx context.Context, args []string, in io.Reader, out, errOut io
 	root := c.rootCmd()
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			if ee.err != nil {
+				c.status.fail("%s", ee.err.Error())
+			}
+			return ee.code
+		}
 		msg := err.Error()
 		if strings.HasPrefix(msg, "unknown command") {
 			msg += "\nrun gotk --help for the list of commands"
@@ -133,6 +140,8 @@ connection flags, or the KUBECONFIG environment variable.`,
 		newTreeCmd(c),
 		newTraceCmd(c),
 		newStatsCmd(c),
+		newBuildCmd(c),
+		newDiffCmd(c),
 	)
 	addCompletionCmd(root)
 	addHelpCmd(root)
@@ -179,6 +188,23 @@ func (c *cli) connect() (client.Client, *version.Info, error) {
 	}
 	return cl, info, nil
 }
+
+// exitError ends the command with an exit code other than 1, such as
+// diff's 1 for "there are differences" (no message) and 2 for a failure.
+type exitError struct {
+	code int
+	// err is printed as the failure, when not nil.
+	err error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
 
 // errCancelled is returned when the user answers no.
 var errCancelled = errors.New("cancelled: nothing was changed")
