@@ -62,6 +62,10 @@ func Archive(dir string, dst io.Writer, filter Filter) error {
 	// gzip.Writer leaves the header's name empty and writes a zero mtime
 	// unless told otherwise, which keeps the header free of local facts.
 	tw := tar.NewWriter(gw)
+	// One copy buffer for every file: io.Copy would allocate one per file
+	// (tar.Writer has no ReadFrom), which on a large tree is as many bytes
+	// of garbage as the tree holds.
+	buf := make([]byte, 64<<10)
 
 	walkErr := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -119,7 +123,7 @@ func Archive(dir string, dst io.Writer, filter Filter) error {
 		if hdr.Typeflag != tar.TypeReg {
 			return nil
 		}
-		return copyFile(tw, p, rel, hdr.Size)
+		return copyFile(tw, p, rel, hdr.Size, buf)
 	})
 	if walkErr != nil {
 		return fmt.Errorf("archive %s: %w", dir, walkErr)
@@ -136,13 +140,13 @@ func Archive(dir string, dst io.Writer, filter Filter) error {
 // copyFile copies exactly size bytes of the file at p into tw; a file that
 // changed size while being archived is an error rather than a corrupt
 // entry.
-func copyFile(tw io.Writer, p, rel string, size int64) error {
+func copyFile(tw io.Writer, p, rel string, size int64, buf []byte) error {
 	f, err := os.Open(p)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	n, err := io.Copy(tw, io.LimitReader(f, size))
+	n, err := io.CopyBuffer(tw, io.LimitReader(f, size), buf)
 	if err != nil {
 		return fmt.Errorf("%s: %w", rel, err)
 	}

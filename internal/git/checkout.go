@@ -8,10 +8,13 @@ import (
 	"path"
 	"strings"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // maxSubmoduleDepth bounds submodule recursion (a submodule of a
@@ -68,10 +71,11 @@ func Checkout(ctx context.Context, url, dir string, o Options) (*Commit, error) 
 		}
 	}
 
-	repo, err := gogit.PlainInit(dir, false)
+	repo, closeRepo, err := initRepo(dir)
 	if err != nil {
 		return nil, fmt.Errorf("creating a repository in %s: %w", dir, err)
 	}
+	defer closeRepo()
 	if _, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{url}, Fetch: refspecs}); err != nil {
 		return nil, err
 	}
@@ -110,27 +114,36 @@ func Checkout(ctx context.Context, url, dir string, o Options) (*Commit, error) 
 		return nil, err
 	}
 	// go-git would rewrite a link to an absolute path into the work
-	// tree; refuse such commits rather than hand on a changed tree.
-	if err := checkSymlinks(commit); err != nil {
+	// tree; refuse such commits rather than hand on a changed tree, and
+	// entries Git itself would not check out.
+	if err := checkTree(commit); err != nil {
 		return nil, err
-	}
-	w, err := repo.Worktree()
-	if err != nil {
-		return nil, err
-	}
-	co := &gogit.CheckoutOptions{Force: true, SparseCheckoutDirectories: dirs}
-	if ref.Commit == "" && t.name.IsBranch() {
-		co.Branch = t.name
-	} else {
-		co.Hash = commit.Hash
-	}
-	if err := w.Checkout(co); err != nil {
-		return nil, fmt.Errorf("checking out %s: %w", commit.Hash, err)
 	}
 	if o.RecurseSubmodules {
+		// Submodules need go-git's work tree and index: check out the
+		// slow way.
+		w, err := repo.Worktree()
+		if err != nil {
+			return nil, err
+		}
+		co := &gogit.CheckoutOptions{Force: true, SparseCheckoutDirectories: dirs}
+		if ref.Commit == "" && t.name.IsBranch() {
+			co.Branch = t.name
+		} else {
+			co.Hash = commit.Hash
+		}
+		if err := w.Checkout(co); err != nil {
+			return nil, fmt.Errorf("checking out %s: %w", commit.Hash, err)
+		}
 		if err := updateSubmodules(ctx, repo, o, maxSubmoduleDepth); err != nil {
 			return nil, err
 		}
+	} else if err := exportTree(repo.Storer, commit, dir, dirs); err != nil {
+		var unsafe *UnsafePathError
+		if errors.As(err, &unsafe) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("checking out %s: %w", commit.Hash, err)
 	}
 
 	rev := t.rev
@@ -147,6 +160,37 @@ func Checkout(ctx context.Context, url, dir string, o Options) (*Commit, error) 
 		}
 	}
 	return c, nil
+}
+
+// objectCacheSize bounds the decoded objects kept in memory during a
+// checkout: trees and delta bases are read again from the pack rather
+// than kept for the whole checkout.
+const objectCacheSize = 4 * cache.MiByte
+
+// largeObject is the size above which a blob is streamed from the pack
+// rather than read into memory whole.
+const largeObject = 1 << 20
+
+// initRepo creates a repository in dir whose storage keeps its pack files
+// open (go-git otherwise reopens the pack for every object it reads) and
+// streams large blobs. Call the returned function to close the packs.
+func initRepo(dir string) (*gogit.Repository, func(), error) {
+	wt := osfs.New(dir)
+	dot, err := wt.Chroot(gogit.GitDirName)
+	if err != nil {
+		return nil, nil, err
+	}
+	st := filesystem.NewStorageWithOptions(dot, cache.NewObjectLRU(objectCacheSize), filesystem.Options{
+		ExclusiveAccess:      true,
+		KeepDescriptors:      true,
+		LargeObjectThreshold: largeObject,
+	})
+	repo, err := gogit.Init(st, wt)
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, err
+	}
+	return repo, func() { _ = st.Close() }, nil
 }
 
 func refspec(name plumbing.ReferenceName) config.RefSpec {

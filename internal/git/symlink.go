@@ -1,7 +1,6 @@
 package git
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -26,44 +25,70 @@ func (e *UnsafeSymlinkError) Error() string {
 // maxLinkTarget caps the bytes read for one link target.
 const maxLinkTarget = 4096
 
-// checkSymlinks refuses a commit whose tree holds a link leaving the
-// repository. Only links are read, so the cost is one walk of the tree.
-func checkSymlinks(c *object.Commit) error {
+// checkTree refuses a commit whose tree holds an entry Git would not
+// check out (see safeEntryName) or a link leaving the repository. It
+// decodes each tree once and reads only the links.
+func checkTree(c *object.Commit) error {
 	tree, err := c.Tree()
 	if err != nil {
 		return err
 	}
-	walker := object.NewTreeWalker(tree, true, nil)
-	defer walker.Close()
-	for {
-		name, entry, err := walker.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
+	return checkEntries(c, tree, "", 0)
+}
+
+// maxTreeDepth bounds the nesting of directories a checkout follows.
+const maxTreeDepth = 256
+
+func checkEntries(c *object.Commit, t *object.Tree, prefix string, depth int) error {
+	if depth > maxTreeDepth {
+		return &UnsafePathError{Commit: c.Hash.String(), Path: prefix}
+	}
+	for i := range t.Entries {
+		e := &t.Entries[i]
+		name := e.Name
+		if prefix != "" {
+			name = prefix + "/" + e.Name
 		}
-		if err != nil {
-			return err
+		if !safeEntryName(e.Name) {
+			return &UnsafePathError{Commit: c.Hash.String(), Path: name}
 		}
-		if entry.Mode != filemode.Symlink {
-			continue
-		}
-		f, err := tree.TreeEntryFile(&entry)
-		if err != nil {
-			return fmt.Errorf("reading link %s: %w", name, err)
-		}
-		r, err := f.Reader()
-		if err != nil {
-			return err
-		}
-		b, err := io.ReadAll(io.LimitReader(r, maxLinkTarget))
-		r.Close()
-		if err != nil {
-			return err
-		}
-		target := string(b)
-		if path.IsAbs(target) || !localPath(path.Join(path.Dir(name), target)) {
-			return &UnsafeSymlinkError{Commit: c.Hash.String(), Path: name, Target: target}
+		switch e.Mode {
+		case filemode.Dir:
+			sub, err := t.Tree(e.Name)
+			if err != nil {
+				return fmt.Errorf("reading tree %s: %w", name, err)
+			}
+			if err := checkEntries(c, sub, name, depth+1); err != nil {
+				return err
+			}
+		case filemode.Symlink:
+			if err := checkLink(c, t, e, name); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
+}
+
+func checkLink(c *object.Commit, t *object.Tree, e *object.TreeEntry, name string) error {
+	f, err := t.TreeEntryFile(e)
+	if err != nil {
+		return fmt.Errorf("reading link %s: %w", name, err)
+	}
+	r, err := f.Reader()
+	if err != nil {
+		return err
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxLinkTarget))
+	r.Close()
+	if err != nil {
+		return err
+	}
+	target := string(b)
+	if path.IsAbs(target) || !localPath(path.Join(path.Dir(name), target)) {
+		return &UnsafeSymlinkError{Commit: c.Hash.String(), Path: name, Target: target}
+	}
+	return nil
 }
 
 // localPath reports whether a cleaned slash path stays below the root.

@@ -24,6 +24,11 @@ import (
 func (r *Reconciler) reconcileInclude(ctx context.Context, s *scope) error {
 	obj := s.obj
 	s.included = nil
+	if len(obj.Spec.Include) > 0 {
+		if err := r.checkIncludeCycle(ctx, obj); err != nil {
+			return err
+		}
+	}
 	for i, inc := range obj.Spec.Include {
 		dep := &sourcev1.GitRepository{}
 		key := client.ObjectKey{Namespace: obj.Namespace, Name: inc.GitRepositoryRef.Name}
@@ -45,6 +50,53 @@ func (r *Reconciler) reconcileInclude(ctx context.Context, s *scope) error {
 	return nil
 }
 
+// maxIncludeGraph bounds the GitRepositories visited when looking for an
+// include cycle.
+const maxIncludeGraph = 64
+
+// checkIncludeCycle refuses an include graph that leads back to obj: each
+// new artifact would trigger the next one and nest a copy of itself, for
+// ever. It follows spec.include through the namespace breadth first.
+func (r *Reconciler) checkIncludeCycle(ctx context.Context, obj *sourcev1.GitRepository) error {
+	type node struct {
+		name string
+		path []string
+	}
+	queue := []node{{name: obj.Name, path: []string{obj.Name}}}
+	seen := map[string]bool{}
+	for len(queue) > 0 && len(seen) < maxIncludeGraph {
+		n := queue[0]
+		queue = queue[1:]
+		if seen[n.name] {
+			continue
+		}
+		seen[n.name] = true
+		incs := obj.Spec.Include
+		if n.name != obj.Name {
+			dep := &sourcev1.GitRepository{}
+			err := r.Get(ctx, client.ObjectKey{Namespace: obj.Namespace, Name: n.name}, dep)
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			incs = dep.Spec.Include
+		}
+		for _, inc := range incs {
+			next := inc.GitRepositoryRef.Name
+			path := append(append([]string(nil), n.path...), next)
+			if next == obj.Name {
+				msg := fmt.Errorf("spec.include forms a cycle: %s", strings.Join(path, " -> "))
+				runtime.MarkTrue(obj, meta.IncludeUnavailableCondition, meta.InvalidSpecReason, "%s", msg)
+				return runtime.Stalling(meta.InvalidSpecReason, msg)
+			}
+			queue = append(queue, node{name: next, path: path})
+		}
+	}
+	return nil
+}
+
 // copyIncludes unpacks each included artifact's fromPath at toPath in the
 // checkout, confined to it.
 func (r *Reconciler) copyIncludes(s *scope) error {
@@ -63,7 +115,7 @@ func (r *Reconciler) copyIncludes(s *scope) error {
 		if err != nil {
 			return runtime.Failed(meta.StorageOperationFailedReason, fmt.Errorf("open included artifact %s: %w", art.Path, err))
 		}
-		_, err = artifact.Extract(f, tmp, r.Limits)
+		_, err = artifact.Extract(f, tmp, r.limits())
 		f.Close()
 		if err != nil {
 			return runtime.Failed(meta.StorageOperationFailedReason, fmt.Errorf("unpack included artifact %s: %w", art.Path, err))
@@ -113,7 +165,7 @@ func (r *Reconciler) reconcileArtifact(_ context.Context, s *scope) error {
 	if err != nil {
 		return runtime.Stallingf(meta.InvalidSpecReason, "spec.ignore: %s", err)
 	}
-	if err := checkSize(s.dir, filter, r.Limits); err != nil {
+	if err := checkSize(s.dir, filter, r.limits()); err != nil {
 		return runtime.Failed(sourcev1.ArchiveOperationFailedReason, err)
 	}
 	ref := artifact.RefFor(sourcev1.GitRepositoryKind, obj)
@@ -142,6 +194,20 @@ func (r *Reconciler) reconcileArtifact(_ context.Context, s *scope) error {
 		ctxLog(obj).Info("garbage collection failed", "error", err.Error())
 	}
 	return nil
+}
+
+// limits returns r.Limits, with the consumers' extraction defaults for
+// unset fields: an artifact that no consumer would unpack is not worth
+// storing.
+func (r *Reconciler) limits() artifact.Limits {
+	l := r.Limits
+	if l.MaxSize <= 0 {
+		l.MaxSize = artifact.DefaultMaxSize
+	}
+	if l.MaxFiles <= 0 {
+		l.MaxFiles = artifact.DefaultMaxFiles
+	}
+	return l
 }
 
 // checkSize refuses a checkout whose packed files would exceed what

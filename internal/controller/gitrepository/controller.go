@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,7 +37,8 @@ type Reconciler struct {
 	// DependencyRequeue is how long to wait for an included repository
 	// that has no artifact yet.
 	DependencyRequeue time.Duration
-	// Limits cap what a checkout may hold before it is packed.
+	// Limits cap what a checkout may hold before it is packed; zero
+	// fields take artifact.DefaultMaxSize and artifact.DefaultMaxFiles.
 	Limits artifact.Limits
 }
 
@@ -102,13 +104,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 
 	s := &scope{obj: obj}
 	defer func() {
-		if s.dir != "" {
-			_ = os.RemoveAll(s.dir)
-		}
 		summarize(obj, retErr)
 		r.announce(obj, s, retErr, wasReady, prevMessage, prevRevision)
 		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
 			retErr = errors.Join(retErr, err)
+		}
+		// The checkout goes after the status is written: removing a
+		// large tree takes a while and nobody waits for it.
+		if s.dir != "" {
+			_ = os.RemoveAll(s.dir)
 		}
 		r.Metrics.RecordObject(sourcev1.GitRepositoryKind, obj, false)
 		r.Metrics.ObserveDuration(sourcev1.GitRepositoryKind, start)
@@ -216,6 +220,12 @@ func (r *Reconciler) reconcileSource(ctx context.Context, s *scope) error {
 	if r.upToDate(s) {
 		s.upToDate = true
 		runtime.Delete(obj, meta.FetchFailedCondition)
+		if obj.Spec.Verification == nil {
+			// Verification was turned off: nothing vouches for the
+			// revision any more.
+			runtime.Delete(obj, meta.SourceVerifiedCondition)
+			obj.Status.SourceVerificationMode = nil
+		}
 		return nil
 	}
 
@@ -273,14 +283,17 @@ func classify(obj *sourcev1.GitRepository, err error) error {
 	var authErr *git.AuthError
 	var invalid *git.InvalidError
 	var unsafe *git.UnsafeSymlinkError
+	var unsafePath *git.UnsafePathError
 	var reason string
 	switch {
-	case errors.As(err, &unsafe):
+	case errors.As(err, &unsafe), errors.As(err, &unsafePath):
 		reason = sourcev1.ArchiveOperationFailedReason
-	case errors.As(err, &invalid):
+	case errors.As(err, &invalid) && strings.HasPrefix(invalid.Field, "spec.") && invalid.Field != "spec.secretRef":
 		runtime.MarkTrue(obj, meta.FetchFailedCondition, meta.InvalidSpecReason, "%s", err)
 		return runtime.Stalling(meta.InvalidSpecReason, err)
-	case errors.As(err, &authErr):
+	case errors.As(err, &invalid), errors.As(err, &authErr):
+		// What a Secret lacks is fixed by editing the Secret, which does
+		// not reconcile the object: retry rather than stall.
 		reason = meta.AuthenticationFailedReason
 	default:
 		reason = meta.GitOperationFailedReason
@@ -315,8 +328,10 @@ func (r *Reconciler) reconcileVerification(ctx context.Context, s *scope) error 
 	}
 	verified, err := git.Verify(s.commit, mode, ring)
 	if err != nil {
-		runtime.MarkFalse(obj, meta.SourceVerifiedCondition, meta.VerificationErrorReason,
-			"signature of revision %s could not be verified: %s", s.revision, err)
+		// Ready says the same as SourceVerified: which revision was
+		// refused and why, so the user knows no artifact was made of it.
+		err = fmt.Errorf("revision %s was not stored: %w", s.revision, err)
+		runtime.MarkFalse(obj, meta.SourceVerifiedCondition, meta.VerificationErrorReason, "%s", err)
 		return runtime.Failed(meta.VerificationErrorReason, err)
 	}
 	s.verified = verified

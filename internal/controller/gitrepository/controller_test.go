@@ -173,7 +173,14 @@ func TestFailuresKeepTheLastArtifact(t *testing.T) {
 
 	// Unreachable host.
 	setURL(t, key, "http://127.0.0.1:1/app.git")
-	obj = failedWith(t, key, meta.GitOperationFailedReason)
+	obj = waitFor(t, key, func(o *sourcev1.GitRepository) bool {
+		return runtime.Reason(o, meta.ReadyCondition) == meta.GitOperationFailedReason &&
+			strings.Contains(readyMessage(o), "127.0.0.1:1/")
+	})
+	t.Logf("Ready=False %s: %s", meta.GitOperationFailedReason, readyMessage(obj))
+	if !strings.Contains(readyMessage(obj), "unreachable") {
+		t.Errorf("message does not say the host is unreachable: %s", readyMessage(obj))
+	}
 	if diff := cmp.Diff(good, obj.Status.Artifact); diff != "" {
 		t.Errorf("artifact changed on failure:\n%s", diff)
 	}

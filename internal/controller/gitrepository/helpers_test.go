@@ -55,9 +55,12 @@ func readyAt(t *testing.T, key client.ObjectKey, revision string) *sourcev1.GitR
 // failedWith waits until Ready is False with reason.
 func failedWith(t *testing.T, key client.ObjectKey, reason string) *sourcev1.GitRepository {
 	t.Helper()
-	return waitFor(t, key, func(o *sourcev1.GitRepository) bool {
+	obj := waitFor(t, key, func(o *sourcev1.GitRepository) bool {
 		return runtime.IsFalse(o, meta.ReadyCondition) && runtime.Reason(o, meta.ReadyCondition) == reason
 	})
+	// The messages users see, for docs/gitrepository.md: go test -v.
+	t.Logf("%s: Ready=False %s: %s", key.Name, reason, runtime.Message(obj, meta.ReadyCondition))
+	return obj
 }
 
 func newRepo(t *testing.T, ns, name, url string, mutate func(*sourcev1.GitRepository)) client.ObjectKey {
@@ -138,3 +141,50 @@ func download(t *testing.T, art *meta.Artifact) []string {
 	sort.Strings(files)
 	return files
 }
+
+// holds checks for a few seconds that cond keeps holding: the way to see
+// that something does not happen (no reconcile while suspended, no event
+// for a no-op).
+func holds(t *testing.T, key client.ObjectKey, d time.Duration, cond func(*sourcev1.GitRepository) bool) {
+	t.Helper()
+	obj := &sourcev1.GitRepository{}
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if err := env.Client.Get(context.Background(), key, obj); err != nil {
+			t.Fatal(err)
+		}
+		if !cond(obj) {
+			t.Fatalf("%s: condition stopped holding; status: %+v", key, obj.Status)
+		}
+	}
+}
+
+// handled waits until the reconcile request made by requestReconcile was
+// processed and the object is ready again.
+func handled(t *testing.T, key client.ObjectKey) *sourcev1.GitRepository {
+	t.Helper()
+	return waitFor(t, key, func(o *sourcev1.GitRepository) bool {
+		return o.Status.LastHandledReconcileAt != "" && runtime.IsReady(o) &&
+			o.Status.LastHandledReconcileAt == o.Annotations[meta.ReconcileRequestAnnotation]
+	})
+}
+
+// storedFiles lists the artifact files of the object in storage.
+func storedFiles(t *testing.T, key client.ObjectKey) []string {
+	t.Helper()
+	dir := filepath.Join(storage.BasePath(), "gitrepository", key.Namespace, key.Name)
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// readyMessage returns the message of the Ready condition.
+func readyMessage(o *sourcev1.GitRepository) string { return runtime.Message(o, meta.ReadyCondition) }
