@@ -91,7 +91,7 @@ type GitRepositorySpec struct {
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
 	// Reference is the branch, tag, semver range, ref name or commit to
-	// check out. When unset, the "master" branch is used.
+	// check out. When unset, the remote's default branch (its HEAD) is used.
 	// +optional
 	Reference *GitRepositoryRef `json:"ref,omitempty"`
 
@@ -171,7 +171,7 @@ func (in *GitRepositoryInclude) GetToPath() string {
 // are set, the most specific wins: Commit, then Name, then SemVer, then
 // Tag, then Branch.
 type GitRepositoryRef struct {
-	// Branch to follow; "master" when no other field is set.
+	// Branch to follow; when no field is set, the remote's default branch.
 	// +optional
 	Branch string `json:"branch,omitempty"`
 
