@@ -17,7 +17,7 @@ type object struct {
 
 func (o *object) GetConditions() []metav1.Condition  { return o.conditions }
 func (o *object) SetConditions(c []metav1.Condition) { o.conditions = c }
-func (o *object) GetGeneration() int64                { return o.generation }
+func (o *object) GetGeneration() int64               { return o.generation }
 
 func cond(t string, s metav1.ConditionStatus, reason string) metav1.Condition {
 	return metav1.Condition{Type: t, Status: s, Reason: reason, Message: reason, ObservedGeneration: 3}
