@@ -2,6 +2,7 @@ package kustomization
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -61,6 +62,9 @@ func (f *ClientFactory) For(ctx context.Context, obj *kustomizev1.Kustomization)
 			return nil, "", runtime.Stallingf(meta.InvalidSpecReason, "spec.kubeConfig: Secret '%s/%s' holds no valid kubeconfig: %s",
 				obj.Namespace, kc.SecretRef.Name, err)
 		}
+		if err := selfContained(cfg); err != nil {
+			return nil, "", runtime.Stallingf(meta.InvalidSpecReason, "spec.kubeConfig: Secret '%s/%s': %s", obj.Namespace, kc.SecretRef.Name, err)
+		}
 		sum := sha256.Sum256(data)
 		target = "kubeconfig:" + hex.EncodeToString(sum[:8])
 		mapper = nil
@@ -109,4 +113,21 @@ func (f *ClientFactory) kubeconfig(ctx context.Context, namespace string, ref *m
 		}
 	}
 	return nil, runtime.Stallingf(meta.InvalidSpecReason, "spec.kubeConfig: Secret '%s/%s' has no key %v", namespace, ref.Name, keys)
+}
+
+// selfContained refuses a kubeconfig that would make the controller run a
+// program (exec credentials), use an auth provider plugin, or read files
+// from its own disk (its service account token, say, sent to the server
+// the kubeconfig names): whoever can write the Secret must not gain the
+// controller's powers. Embedded certificates and tokens are what it takes.
+func selfContained(cfg *rest.Config) error {
+	switch {
+	case cfg.ExecProvider != nil:
+		return errors.New("exec credential plugins are not allowed; embed a token or a client certificate")
+	case cfg.AuthProvider != nil:
+		return errors.New("auth-provider plugins are not allowed; embed a token or a client certificate")
+	case cfg.BearerTokenFile != "", cfg.CertFile != "", cfg.KeyFile != "", cfg.CAFile != "":
+		return errors.New("files on the controller's disk (tokenFile, client-certificate, client-key, certificate-authority) are not allowed; embed their data instead")
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -54,6 +55,8 @@ type Reconciler struct {
 	caches sync.Map // types.NamespacedName -> *targetCache
 	// builds remember the last build of each Kustomization.
 	builds buildCache
+	// selector is --watch-label-selector, parsed.
+	selector labels.Selector
 	// waits holds the cancel function of each health wait in progress,
 	// so that a new source revision ends it at once.
 	waits sync.Map // types.NamespacedName -> context.CancelFunc
@@ -84,6 +87,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	obj := &kustomizev1.Kustomization{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !r.selects(obj) {
+		return ctrl.Result{}, nil // another shard's
 	}
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, obj)
@@ -212,6 +218,11 @@ func newSource(kind string) (sourcev1.Source, error) {
 // again: kustomize's cost grows with the square of the object count.
 func (r *Reconciler) reconcileBuild(ctx context.Context, s *scope) error {
 	obj := s.obj
+	if obj.Spec.Decryption != nil {
+		// Applying SOPS-encrypted Secrets as they are would store cipher
+		// text, or fail object by object; refuse the spec instead.
+		return runtime.Stallingf(meta.InvalidSpecReason, "spec.decryption: SOPS decryption is not supported by this version of gotk yet")
+	}
 	var vars map[string]string
 	if pb := obj.Spec.PostBuild; pb != nil {
 		var err error
@@ -378,7 +389,7 @@ func healthRefs(obj *kustomizev1.Kustomization, cs *ssa.ChangeSet) []ssa.ObjectR
 	if obj.Spec.Wait {
 		var refs []ssa.ObjectRef
 		for _, e := range cs.Entries {
-			if e.Action != ssa.ActionPruned && e.Action != ssa.ActionDeleted && e.Action != ssa.ActionSkipped {
+			if e.Action != ssa.ActionPruned && e.Action != ssa.ActionDeleted && e.Action != ssa.ActionSkipped && !isSelf(obj, e.Ref) {
 				refs = append(refs, e.Ref)
 			}
 		}
@@ -391,9 +402,20 @@ func healthRefs(obj *kustomizev1.Kustomization, cs *ssa.ChangeSet) []ssa.ObjectR
 		if ns == "" {
 			ns = obj.Namespace
 		}
-		refs = append(refs, ssa.ObjectRef{Group: group, Version: version, Kind: hc.Kind, Namespace: ns, Name: hc.Name})
+		ref := ssa.ObjectRef{Group: group, Version: version, Kind: hc.Kind, Namespace: ns, Name: hc.Name}
+		if !isSelf(obj, ref) {
+			refs = append(refs, ref)
+		}
 	}
 	return refs
+}
+
+// isSelf reports whether ref is the Kustomization itself, as when a
+// Kustomization applies its own manifest (the usual bootstrap layout): it
+// cannot wait for its own readiness, which waits for the health checks.
+func isSelf(obj *kustomizev1.Kustomization, ref ssa.ObjectRef) bool {
+	return ref.Group == kustomizev1.GroupVersion.Group && ref.Kind == kustomizev1.KustomizationKind &&
+		ref.Namespace == obj.Namespace && ref.Name == obj.Name
 }
 
 func splitAPIVersion(apiVersion string) (group, version string) {

@@ -28,6 +28,7 @@ func getCM(t *testing.T, ns, name string) (*corev1.ConfigMap, error) {
 // The GitOps loop: create, update, prune, drift correction; a broken
 // revision changes nothing and prunes nothing.
 func TestApplyUpdatePruneAndFailSafe(t *testing.T) {
+	t.Parallel()
 	ns := env.Namespace(t)
 	r := newRepo(t, ns, map[string]string{
 		"deploy/a.yaml": configMap(ns, "a", "one"),
@@ -101,6 +102,7 @@ func requestReconcile(t *testing.T, key client.ObjectKey) {
 
 // A Kustomization waits for the one it depends on.
 func TestDependsOn(t *testing.T) {
+	t.Parallel()
 	ns := env.Namespace(t)
 	r := newRepo(t, ns, map[string]string{
 		"first/a.yaml":  configMap(ns, "first", "x"),

@@ -44,7 +44,8 @@ func (r *Reconciler) reconcileDependencies(ctx context.Context, s *scope) error 
 			return runtime.Waiting(meta.DependencyNotReadyReason, r.Options.RequeueDependency,
 				fmt.Errorf("dependency '%s/%s' is not ready", ns, d.Name))
 		}
-		if sameSource(obj, dep) {
+		// A readyExpr replaces every built-in check, this one too.
+		if d.ReadyExpr == "" && sameSource(obj, dep) {
 			if rev := r.sourceRevision(ctx, obj); rev != "" && dep.Status.LastAppliedRevision != rev {
 				return runtime.Waiting(meta.DependencyNotReadyReason, r.Options.RequeueDependency,
 					fmt.Errorf("dependency '%s/%s' has not applied revision %s of the source they share yet", ns, d.Name, rev))

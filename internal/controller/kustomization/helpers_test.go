@@ -7,6 +7,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -140,7 +141,7 @@ func getObject(t *testing.T, c client.Client, apiVersion, kind, ns, name string)
 	u.SetAPIVersion(apiVersion)
 	u.SetKind(kind)
 	err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, u)
-	if apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) || apimeta.IsNoMatchError(err) {
 		return nil
 	}
 	if err != nil {

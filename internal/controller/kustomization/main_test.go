@@ -45,16 +45,38 @@ const (
 // lockdownLabel) in two managers against a real API server, with artifacts
 // served on loopback and events posted to a loopback HTTP server.
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(m, func(e *testenv.Env) {
-		env = e
-		if err := startManagers(e); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}))
+	os.Exit(run(m))
 }
 
-func startManagers(e *testenv.Env) error {
+// run starts the control plane and the managers, runs the tests, and
+// stops the managers before the control plane, so that nothing holds the
+// API server's connections open while it shuts down.
+func run(m *testing.M) int {
+	e, err := testenv.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+		return 1
+	}
+	env = e
+	defer func() {
+		if err := e.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "testenv: stop:", err)
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	if err := startManagers(ctx, &wg, e); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		cancel()
+		return 1
+	}
+	code := m.Run()
+	cancel()
+	wg.Wait()
+	return code
+}
+
+func startManagers(ctx context.Context, wg *sync.WaitGroup, e *testenv.Env) error {
 	level := zapcore.ErrorLevel
 	if os.Getenv("GOTK_TEST_LOG") != "" {
 		level = zapcore.DebugLevel
@@ -123,8 +145,10 @@ func startManagers(e *testenv.Env) error {
 		return err
 	}
 	for _, m := range []ctrl.Manager{mgr, locked} {
+		wg.Add(1)
 		go func() {
-			if err := m.Start(context.Background()); err != nil {
+			defer wg.Done()
+			if err := m.Start(ctx); err != nil {
 				fmt.Fprintln(os.Stderr, "manager:", err)
 				os.Exit(1)
 			}

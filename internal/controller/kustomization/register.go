@@ -3,7 +3,6 @@ package kustomization
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -12,9 +11,13 @@ import (
 )
 
 // Setup adds the Kustomization reconciler to mgr, with an artifact cache
-// in the temporary directory that every Kustomization shares.
+// that every Kustomization shares, in a temporary directory of its own (so
+// that two controllers on one machine never clean each other's).
 func Setup(mgr ctrl.Manager, deps controller.Deps) error {
-	dir := filepath.Join(os.TempDir(), "gotk-kustomize-artifacts")
+	dir, err := os.MkdirTemp("", "gotk-kustomize-artifacts-")
+	if err != nil {
+		return fmt.Errorf("artifact cache: %w", err)
+	}
 	cache, err := artifact.NewCache(dir, &artifact.Fetcher{}, 0)
 	if err != nil {
 		return fmt.Errorf("artifact cache in %s: %w", dir, err)

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -60,6 +61,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err != nil {
 		return err
 	}
+	// The selector filters the Kustomizations that the source and
+	// dependency watches enqueue too: a shard must never reconcile
+	// another shard's objects because their source changed.
+	r.selector = labels.Everything()
+	if sel := r.Options.WatchLabelSelector; sel != "" {
+		if r.selector, err = labels.Parse(sel); err != nil {
+			return fmt.Errorf("--watch-label-selector %q: %w", sel, err)
+		}
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&kustomizev1.Kustomization{}, builder.WithPredicates(pred)).
 		Watches(&kustomizev1.Kustomization{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
@@ -97,6 +107,9 @@ func (r *Reconciler) consumers(ctx context.Context, kind string, o client.Object
 	reqs := make([]reconcile.Request, 0, len(list.Items))
 	keys := make([]types.NamespacedName, 0, len(list.Items))
 	for _, k := range list.Items {
+		if !r.selects(&k) {
+			continue
+		}
 		key := client.ObjectKeyFromObject(&k)
 		keys = append(keys, key)
 		reqs = append(reqs, reconcile.Request{NamespacedName: key})
@@ -113,9 +126,16 @@ func (r *Reconciler) dependents(ctx context.Context, o client.Object) []reconcil
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))
 	for _, k := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&k)})
+		if r.selects(&k) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&k)})
+		}
 	}
 	return reqs
+}
+
+// selects reports whether k matches --watch-label-selector.
+func (r *Reconciler) selects(k *kustomizev1.Kustomization) bool {
+	return r.selector == nil || r.selector.Matches(labels.Set(k.Labels))
 }
 
 // readyChanged passes a Kustomization that became Ready or applied a new

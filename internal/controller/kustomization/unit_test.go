@@ -1,0 +1,155 @@
+package kustomization
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/client-go/tools/clientcmd"
+
+	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
+	"github.com/gotk-dev/gotk/api/meta"
+	"github.com/gotk-dev/gotk/internal/ssa"
+)
+
+func TestBuildKey(t *testing.T) {
+	base := kustomizev1.KustomizationSpec{Path: "./app", Prune: true}
+	key := func(digest string, mutate func(*kustomizev1.KustomizationSpec), vars map[string]string) string {
+		t.Helper()
+		spec := base
+		if mutate != nil {
+			mutate(&spec)
+		}
+		k, err := buildKey(digest, &spec, vars, false, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	same := key("sha256:a", nil, map[string]string{"x": "1"})
+	if got := key("sha256:a", func(s *kustomizev1.KustomizationSpec) { s.Prune = false; s.Wait = true }, map[string]string{"x": "1"}); got != same {
+		t.Error("fields that do not change the build changed the key")
+	}
+	for name, other := range map[string]string{
+		"artifact":  key("sha256:b", nil, map[string]string{"x": "1"}),
+		"variable":  key("sha256:a", nil, map[string]string{"x": "2"}),
+		"path":      key("sha256:a", func(s *kustomizev1.KustomizationSpec) { s.Path = "./other" }, map[string]string{"x": "1"}),
+		"namespace": key("sha256:a", func(s *kustomizev1.KustomizationSpec) { s.TargetNamespace = "ns" }, map[string]string{"x": "1"}),
+		"images":    key("sha256:a", func(s *kustomizev1.KustomizationSpec) { s.Images = []meta.Image{{Name: "a", NewTag: "b"}} }, map[string]string{"x": "1"}),
+	} {
+		if other == same {
+			t.Errorf("a different %s gave the same key", name)
+		}
+	}
+}
+
+func TestAddToInventory(t *testing.T) {
+	cm := func(name string) ssa.ObjectRef {
+		return ssa.ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: "ns", Name: name}
+	}
+	old := &meta.ResourceInventory{Entries: []meta.ResourceRef{{ID: cm("a").ID(), Version: "v1"}, {ID: cm("c").ID(), Version: "v1"}}}
+	cs := &ssa.ChangeSet{}
+	cs.Add(cm("a"), ssa.ActionConfigured)
+	cs.Add(cm("b"), ssa.ActionCreated)
+	cs.Add(cm("d"), ssa.ActionUnchanged) // not written by this apply: not added
+	got := addToInventory(old, cs)
+	want := &meta.ResourceInventory{Entries: []meta.ResourceRef{
+		{ID: cm("a").ID(), Version: "v1"}, {ID: cm("b").ID(), Version: "v1"}, {ID: cm("c").ID(), Version: "v1"},
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("inventory (-want +got):\n%s", diff)
+	}
+	if got := addToInventory(old, nil); got != old {
+		t.Error("a failed apply with no change set changed the inventory")
+	}
+	if got := addToInventory(nil, cs); len(got.Entries) != 2 {
+		t.Errorf("from no inventory: %+v", got.Entries)
+	}
+}
+
+func TestHealthRefsSkipSelf(t *testing.T) {
+	obj := &kustomizev1.Kustomization{}
+	obj.Name, obj.Namespace = "flux-system", "flux-system"
+	obj.Spec.Wait = true
+	self := ssa.ObjectRef{Group: kustomizev1.GroupVersion.Group, Version: "v1", Kind: "Kustomization", Namespace: "flux-system", Name: "flux-system"}
+	other := ssa.ObjectRef{Group: kustomizev1.GroupVersion.Group, Version: "v1", Kind: "Kustomization", Namespace: "flux-system", Name: "apps"}
+	cs := &ssa.ChangeSet{}
+	cs.Add(self, ssa.ActionConfigured)
+	cs.Add(other, ssa.ActionCreated)
+	if diff := cmp.Diff([]ssa.ObjectRef{other}, healthRefs(obj, cs)); diff != "" {
+		t.Errorf("wait refs (-want +got):\n%s", diff)
+	}
+	obj.Spec.Wait = false
+	obj.Spec.HealthChecks = []meta.NamespacedObjectKindReference{
+		{APIVersion: "kustomize.toolkit.fluxcd.io/v1", Kind: "Kustomization", Name: "flux-system"},
+		{APIVersion: "apps/v1", Kind: "Deployment", Name: "web", Namespace: "apps"},
+	}
+	want := []ssa.ObjectRef{{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "apps", Name: "web"}}
+	if diff := cmp.Diff(want, healthRefs(obj, cs)); diff != "" {
+		t.Errorf("healthChecks refs (-want +got):\n%s", diff)
+	}
+}
+
+func TestSameSource(t *testing.T) {
+	ks := func(ns, srcNS, name string) *kustomizev1.Kustomization {
+		k := &kustomizev1.Kustomization{}
+		k.Namespace = ns
+		k.Spec.SourceRef = kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: name, Namespace: srcNS}
+		return k
+	}
+	for _, tc := range []struct {
+		a, b *kustomizev1.Kustomization
+		want bool
+	}{
+		{ks("x", "", "repo"), ks("x", "", "repo"), true},
+		{ks("x", "", "repo"), ks("y", "x", "repo"), true},
+		{ks("x", "", "repo"), ks("y", "", "repo"), false},
+		{ks("x", "", "repo"), ks("x", "", "other"), false},
+	} {
+		if got := sameSource(tc.a, tc.b); got != tc.want {
+			t.Errorf("sameSource(%+v, %+v) = %v", tc.a.Spec.SourceRef, tc.b.Spec.SourceRef, got)
+		}
+	}
+}
+
+func TestKubeconfigMustBeSelfContained(t *testing.T) {
+	const base = `apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster:
+    server: https://127.0.0.1:6443
+%s
+contexts:
+- name: c
+  context: {cluster: c, user: u}
+current-context: c
+users:
+- name: u
+  user:
+%s
+`
+	caFile := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(caFile, []byte("not read by the check"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		cluster, user string
+		ok            bool
+	}{
+		"embedded token": {"", "    token: abc", true},
+		"exec plugin":    {"", "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      interactiveMode: Never\n      args: [-c, id]", false},
+		"token file":     {"", "    tokenFile: " + caFile, false},
+		"ca file":        {"    certificate-authority: " + caFile, "    token: abc", false},
+	} {
+		cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(fmt.Sprintf(base, tc.cluster, tc.user)))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := selfContained(cfg); (err == nil) != tc.ok {
+			t.Errorf("%s: selfContained = %v, want ok %v", name, err, tc.ok)
+		}
+	}
+}
