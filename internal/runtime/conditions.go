@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 
@@ -158,4 +159,25 @@ func sortConditions(conds []metav1.Condition) {
 		}
 		return ri == len(conditionOrder) && conds[i].Type < conds[j].Type
 	})
+}
+
+// MarkOutcome sets Ready, Reconciling and Stalled from the error a
+// reconcile ended with: a stalling error stalls; a waiting error, or any
+// other, leaves Ready False with its reason and Reconciling True while the
+// retry is due. Success is the caller's to record with MarkReady, since
+// only it knows what to say.
+func MarkOutcome(obj Setter, err error, fallbackReason string) {
+	reason := ReasonOf(err, fallbackReason)
+	msg := err.Error()
+	if IsStalling(err) {
+		MarkStalled(obj, reason, "%s", msg)
+		return
+	}
+	var wait *WaitingError
+	if errors.As(err, &wait) {
+		MarkReconciling(obj, meta.ProgressingWithRetryReason, "%s", msg)
+	} else {
+		MarkReconciling(obj, meta.ProgressingWithRetryReason, "retrying: %s", msg)
+	}
+	MarkFailed(obj, reason, "%s", msg)
 }

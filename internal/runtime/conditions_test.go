@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -82,6 +83,24 @@ func TestMarkers(t *testing.T) {
 				MarkReady(o, meta.SucceededReason, "Succeeded")
 			},
 			want: []metav1.Condition{cond("Ready", T, "Succeeded"), cond("ArtifactInStorage", T, "Succeeded"), cond("SourceVerified", T, "Succeeded")},
+		},
+		{
+			name:  "outcome of a stalling error",
+			start: []metav1.Condition{cond("Reconciling", T, "Progressing")},
+			mark:  func(o *object) { MarkOutcome(o, Stallingf("InvalidSpec", "InvalidSpec"), "Failed") },
+			want:  []metav1.Condition{cond("Ready", F, "InvalidSpec"), cond("Stalled", T, "InvalidSpec")},
+		},
+		{
+			name: "outcome of a retryable error",
+			mark: func(o *object) { MarkOutcome(o, Failed("ArtifactFailed", errors.New("ArtifactFailed")), "Failed") },
+			want: []metav1.Condition{cond("Ready", F, "ArtifactFailed"), {Type: "Reconciling", Status: T, Reason: "ProgressingWithRetry", Message: "retrying: ArtifactFailed", ObservedGeneration: 3}},
+		},
+		{
+			name: "outcome of a waiting error",
+			mark: func(o *object) {
+				MarkOutcome(o, Waiting("DependencyNotReady", 0, errors.New("DependencyNotReady")), "Failed")
+			},
+			want: []metav1.Condition{cond("Ready", F, "DependencyNotReady"), {Type: "Reconciling", Status: T, Reason: "ProgressingWithRetry", Message: "DependencyNotReady", ObservedGeneration: 3}},
 		},
 		{
 			name:  "delete removes only the named type",

@@ -1,7 +1,6 @@
 package gitrepository
 
 import (
-	"errors"
 	"strings"
 
 	"github.com/go-logr/logr"
@@ -21,20 +20,7 @@ func summarize(obj *sourcev1.GitRepository, err error) {
 		runtime.MarkReady(obj, meta.SucceededReason, "stored artifact for revision '%s'", obj.Status.Artifact.Revision)
 		return
 	}
-	reason := runtime.ReasonOf(err, meta.FailedReason)
-	msg := err.Error()
-	if runtime.IsStalling(err) {
-		runtime.MarkStalled(obj, reason, "%s", msg)
-		return
-	}
-	var wait *runtime.WaitingError
-	if errors.As(err, &wait) {
-		runtime.MarkReconciling(obj, meta.ProgressingWithRetryReason, "%s", msg)
-		runtime.MarkFailed(obj, reason, "%s", msg)
-		return
-	}
-	runtime.MarkFailed(obj, reason, "%s", msg)
-	runtime.MarkReconciling(obj, meta.ProgressingWithRetryReason, "retrying: %s", msg)
+	runtime.MarkOutcome(obj, err, meta.FailedReason)
 }
 
 // announce records an event for a new revision, a recovery, or a new
