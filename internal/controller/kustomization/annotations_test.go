@@ -147,6 +147,7 @@ func TestForceRecreatesImmutableObject(t *testing.T) {
 	ks := waitKs(t, key, "failed at "+rev, func(k *kustomizev1.Kustomization) bool {
 		return k.Status.LastAttemptedRevision == rev && runtime.IsFalse(k, meta.ReadyCondition)
 	})
+	t.Logf("message: %s", readyMessage(ks))
 	wantContains(t, "Ready message", readyMessage(ks), "Job/"+ns+"/migrate", "immutable", kustomizev1.ForceAnnotation, "spec.force")
 	if got := getObject(t, env.Client, "batch/v1", "Job", ns, "migrate"); got.GetUID() != before.GetUID() {
 		t.Fatal("the Job was recreated without force")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -109,6 +110,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, nil
 	}
 
+	startConditions := append([]metav1.Condition(nil), obj.Status.Conditions...)
 	wasReady := runtime.IsReady(obj)
 	prevMessage := runtime.Message(obj, meta.ReadyCondition)
 	runtime.HandleRequest(obj)
@@ -119,6 +121,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			s.handle.Release()
 		}
 		summarize(obj, retErr)
+		keepTransitionTimes(startConditions, obj.Status.Conditions)
 		r.announce(obj, s, retErr, wasReady, prevMessage)
 		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
 			retErr = errors.Join(retErr, err)

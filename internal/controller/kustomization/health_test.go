@@ -98,6 +98,7 @@ func TestHealthChecksDeployment(t *testing.T) {
 	if c := runtime.Get(ks, meta.HealthyCondition); c == nil || c.Status != metav1.ConditionFalse || c.Reason != meta.HealthCheckFailedReason {
 		t.Errorf("Healthy condition: %+v", c)
 	}
+	t.Logf("message: %s", readyMessage(ks))
 	wantContains(t, "Ready message", readyMessage(ks), "Deployment/"+ns+"/web", "Progress deadline exceeded")
 }
 

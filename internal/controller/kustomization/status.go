@@ -3,6 +3,8 @@ package kustomization
 import (
 	"errors"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
 	"github.com/gotk-dev/gotk/internal/runtime"
@@ -15,20 +17,7 @@ func summarize(obj *kustomizev1.Kustomization, err error) {
 		runtime.MarkReady(obj, meta.ReconciliationSucceededReason, "Applied revision: %s", obj.Status.LastAppliedRevision)
 		return
 	}
-	reason := runtime.ReasonOf(err, meta.ReconciliationFailedReason)
-	msg := err.Error()
-	if runtime.IsStalling(err) {
-		runtime.MarkStalled(obj, reason, "%s", msg)
-		return
-	}
-	var wait *runtime.WaitingError
-	if errors.As(err, &wait) {
-		runtime.MarkReconciling(obj, meta.ProgressingWithRetryReason, "%s", msg)
-		runtime.MarkFailed(obj, reason, "%s", msg)
-		return
-	}
-	runtime.MarkFailed(obj, reason, "%s", msg)
-	runtime.MarkReconciling(obj, meta.ProgressingWithRetryReason, "retrying: %s", msg)
+	runtime.MarkOutcome(obj, err, meta.ReconciliationFailedReason)
 }
 
 // announce records an event when the reconcile changed objects, failed
@@ -51,5 +40,19 @@ func (r *Reconciler) announce(obj *kustomizev1.Kustomization, s *scope, err erro
 	case !wasReady && prevMessage != "" && prevMessage != "reconciliation in progress":
 		r.Recorder.Eventf(obj, md, runtime.SeverityInfo, meta.ReconciliationSucceededReason,
 			"Applied revision: %s", obj.Status.LastAppliedRevision)
+	}
+}
+
+// keepTransitionTimes gives each condition whose status is the same as at
+// the start of the reconcile its transition time from then: the reconcile
+// passes through Unknown on its way, which is not a transition anyone saw,
+// and a status that did not change must cost no status write.
+func keepTransitionTimes(before, after []metav1.Condition) {
+	for i := range after {
+		for _, b := range before {
+			if b.Type == after[i].Type && b.Status == after[i].Status {
+				after[i].LastTransitionTime = b.LastTransitionTime
+			}
+		}
 	}
 }

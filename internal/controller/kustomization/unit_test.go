@@ -5,8 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
@@ -150,6 +152,26 @@ users:
 		}
 		if err := selfContained(cfg); (err == nil) != tc.ok {
 			t.Errorf("%s: selfContained = %v, want ok %v", name, err, tc.ok)
+		}
+	}
+}
+
+func TestKeepTransitionTimes(t *testing.T) {
+	old := metav1.NewTime(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	now := metav1.NewTime(time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC))
+	before := []metav1.Condition{
+		{Type: meta.ReadyCondition, Status: metav1.ConditionTrue, LastTransitionTime: old},
+		{Type: meta.HealthyCondition, Status: metav1.ConditionTrue, LastTransitionTime: old},
+	}
+	after := []metav1.Condition{
+		{Type: meta.ReadyCondition, Status: metav1.ConditionTrue, LastTransitionTime: now},
+		{Type: meta.HealthyCondition, Status: metav1.ConditionFalse, LastTransitionTime: now},
+		{Type: meta.ReconcilingCondition, Status: metav1.ConditionTrue, LastTransitionTime: now},
+	}
+	keepTransitionTimes(before, after)
+	for i, want := range []metav1.Time{old, now, now} {
+		if !after[i].LastTransitionTime.Equal(&want) {
+			t.Errorf("%s: transition time %v, want %v", after[i].Type, after[i].LastTransitionTime, want)
 		}
 	}
 }

@@ -1,0 +1,786 @@
+// Command kustomization measures the Kustomization reconciler on a real
+// control plane: it starts kube-apiserver and etcd (testenv), a Git HTTP
+// server on loopback, and gotk-controller as a separate process (so that
+// its peak memory is its own), then runs one scenario:
+//
+//   - many: N Kustomizations on one GitRepository, each applying a
+//     ServiceAccount, a ConfigMap, a Service and a Deployment with 0
+//     replicas into its own target namespace; it reports the time from the
+//     first creation until all are Ready, and the controller's peak RSS.
+//   - large: one Kustomization of M objects (the same four kinds); it
+//     reports the time of the cold apply, then of a reconcile with nothing
+//     changed, with the API requests that reconcile sent, by verb.
+//
+// See bench/README.md for the commands and the figures.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
+	"github.com/gotk-dev/gotk/api/meta"
+	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
+	"github.com/gotk-dev/gotk/internal/kustomize"
+	"github.com/gotk-dev/gotk/internal/runtime"
+	"github.com/gotk-dev/gotk/internal/testenv"
+	gs "github.com/gotk-dev/gotk/internal/testenv/gitserver"
+)
+
+type config struct {
+	scenario     string
+	count        int
+	objects      int
+	controller   string
+	concurrent   int
+	qps          int
+	burst        int
+	logs         string
+	inProcess    bool
+	measureBuild bool
+	cpuProfile   string
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.scenario, "scenario", "many", "many (N Kustomizations of 4 objects) or large (one Kustomization of M objects)")
+	flag.IntVar(&c.count, "count", 1000, "Kustomizations of the many scenario")
+	flag.IntVar(&c.objects, "objects", 5000, "objects of the large scenario (a multiple of 4)")
+	flag.StringVar(&c.controller, "controller", "", "gotk-controller binary; built from ./cmd/gotk-controller when empty")
+	flag.IntVar(&c.concurrent, "concurrent", 0, "--concurrent of the controller; its default when 0")
+	flag.IntVar(&c.qps, "qps", 0, "--kube-api-qps of the controller; its default when 0")
+	flag.IntVar(&c.burst, "burst", 0, "--kube-api-burst of the controller; its default when 0")
+	flag.StringVar(&c.logs, "logs", "", "file for the controller's logs (discarded when empty)")
+	flag.BoolVar(&c.measureBuild, "measure-build", true, "large: also time the kustomize build of the objects on its own")
+	flag.BoolVar(&c.inProcess, "in-process", false, "run the controllers in the bench process (for -cpuprofile; memory figures are then not the controller's alone)")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "with -in-process: CPU profile of the measured phase (the many scenario, or the unchanged reconciles)")
+	flag.Parse()
+	if err := run(c); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(c config) error {
+	ctx := context.Background()
+	work, err := os.MkdirTemp("", "gotk-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	if c.controller == "" {
+		c.controller = filepath.Join(work, "gotk-controller")
+		build := exec.Command("go", "build", "-o", c.controller, "./cmd/gotk-controller")
+		build.Dir = testenv.RepoRoot()
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build gotk-controller: %w", err)
+		}
+	}
+
+	env, err := testenv.Start(testenv.WithAPIServerFlag("service-cluster-ip-range", "10.96.0.0/16"))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = env.Stop() }()
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst = 2000, 4000
+	cl, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		return err
+	}
+
+	var files map[string]string
+	switch c.scenario {
+	case "many":
+		files = appFiles("", 1, "")
+	case "large":
+		files = largeFiles(c.objects)
+	default:
+		return fmt.Errorf("unknown scenario %q", c.scenario)
+	}
+	gitRoot := filepath.Join(work, "git")
+	if err := os.MkdirAll(gitRoot, 0o755); err != nil {
+		return err
+	}
+	srv, err := gs.NewHTTP(gitRoot, gs.HTTPOptions{})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	if _, err := gs.Seed(gitRoot, "fleet.git", filepath.Join(work, "scratch"), files); err != nil {
+		return err
+	}
+
+	var metricsURL string
+	pid := os.Getpid()
+	if c.inProcess {
+		stop, url, err := startInProcess(c, env, work)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		metricsURL = url
+	} else {
+		ctrlProc, url, err := startController(c, env, work)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			_ = ctrlProc.Process.Signal(os.Interrupt)
+			_ = ctrlProc.Wait()
+		}()
+		metricsURL, pid = url, ctrlProc.Process.Pid
+	}
+
+	const ns = "bench"
+	if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		return err
+	}
+	src := &sourcev1.GitRepository{
+		ObjectMeta: metav1.ObjectMeta{Name: "fleet", Namespace: ns},
+		Spec:       sourcev1.GitRepositorySpec{URL: srv.RepoURL("fleet.git"), Interval: metav1.Duration{Duration: time.Hour}},
+	}
+	if err := cl.Create(ctx, src); err != nil {
+		return err
+	}
+	if err := poll(2*time.Minute, 100*time.Millisecond, func() (bool, error) {
+		err := cl.Get(ctx, client.ObjectKeyFromObject(src), src)
+		return err == nil && src.Status.Artifact != nil, nil
+	}); err != nil {
+		return fmt.Errorf("GitRepository has no artifact: %w", err)
+	}
+	fmt.Printf("controller: %s --concurrent=%d --kube-api-qps=%d --kube-api-burst=%d\n", c.controller, c.concurrent, c.qps, c.burst)
+
+	switch c.scenario {
+	case "many":
+		err = many(ctx, cl, env, c, ns, src.Status.Artifact.Revision, pid)
+	case "large":
+		err = large(ctx, cl, env, c, ns, src.Status.Artifact.Revision, metricsURL, pid)
+	}
+	return err
+}
+
+// startController runs gotk-controller against the control plane and
+// waits until its metrics endpoint answers.
+func startController(c config, env *testenv.Env, work string) (*exec.Cmd, string, error) {
+	kubeconfig, err := env.Kubeconfig(work)
+	if err != nil {
+		return nil, "", err
+	}
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, "", err
+	}
+	storage := "127.0.0.1:" + ports[0]
+	metrics := "127.0.0.1:" + ports[1]
+	args := []string{
+		"--kubeconfig=" + kubeconfig, "--controllers=source,kustomize",
+		"--storage-path=" + filepath.Join(work, "storage"), "--storage-addr=" + storage, "--storage-adv-addr=" + storage,
+		"--metrics-addr=" + metrics, "--health-addr=127.0.0.1:" + ports[2], "--log-level=error", "--log-encoding=console",
+	}
+	if c.concurrent > 0 {
+		args = append(args, "--concurrent="+strconv.Itoa(c.concurrent))
+	}
+	if c.qps > 0 {
+		args = append(args, "--kube-api-qps="+strconv.Itoa(c.qps))
+	}
+	if c.burst > 0 {
+		args = append(args, "--kube-api-burst="+strconv.Itoa(c.burst))
+	}
+	cmd := exec.Command(c.controller, args...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+work)
+	if c.logs != "" {
+		f, err := os.Create(c.logs)
+		if err != nil {
+			return nil, "", err
+		}
+		cmd.Stdout, cmd.Stderr = f, f
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	url := "http://" + metrics + "/metrics"
+	err = poll(time.Minute, 100*time.Millisecond, func() (bool, error) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return nil, "", fmt.Errorf("gotk-controller did not start: %w", err)
+	}
+	return cmd, url, nil
+}
+
+// many creates c.count Kustomizations, each into its own namespace, and
+// times them until all are Ready at revision.
+func many(ctx context.Context, cl client.Client, env *testenv.Env, c config, ns, revision string, pid int) error {
+	names := make([]string, c.count)
+	for i := range names {
+		names[i] = fmt.Sprintf("app-%04d", i)
+	}
+	if err := parallel(names, 32, func(name string) error {
+		return cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	}); err != nil {
+		return err
+	}
+	apiBefore, err := apiserverMetrics(env)
+	if err != nil {
+		return err
+	}
+	cpuBefore := cpuSnapshot(pid)
+	stopProfile, err := profile(c.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	start := time.Now()
+	if err := parallel(names, 32, func(name string) error {
+		return cl.Create(ctx, newKustomization(ns, name, "./app", func(k *kustomizev1.Kustomization) { k.Spec.TargetNamespace = name }))
+	}); err != nil {
+		return err
+	}
+	created := time.Since(start)
+	ready, err := waitAllReady(ctx, cl, ns, c.count, revision, 10*time.Minute)
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	hwm, err := peakRSS(pid)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("many: %d Kustomizations x 4 objects: all created in %s, all Ready after %s (%d ready)\n",
+		c.count, created.Round(time.Millisecond), elapsed.Round(time.Millisecond), ready)
+	apiAfter, err := apiserverMetrics(env)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("many: API server requests by verb/resource (the bench's own: POST and LIST kustomizations): %s\n", apiByVerb(delta(apiBefore, apiAfter)))
+	fmt.Printf("many: controller peak RSS (VmHWM) %s\n", hwm)
+	fmt.Printf("many: CPU time during the scenario: %s\n", cpuSince(cpuBefore, pid))
+	return nil
+}
+
+// large applies one Kustomization of c.objects objects, then asks for a
+// reconcile with nothing changed and counts what it costs.
+func large(ctx context.Context, cl client.Client, env *testenv.Env, c config, ns, revision, metricsURL string, pid int) error {
+	k := newKustomization(ns, "large", "./large", nil)
+	k.Spec.Timeout = &metav1.Duration{Duration: 30 * time.Minute}
+	start := time.Now()
+	if err := cl.Create(ctx, k); err != nil {
+		return err
+	}
+	key := client.ObjectKeyFromObject(k)
+	if err := poll(30*time.Minute, 200*time.Millisecond, func() (bool, error) {
+		if err := cl.Get(ctx, key, k); err != nil {
+			return false, err
+		}
+		return runtime.IsReady(k) && k.Status.LastAppliedRevision == revision, nil
+	}); err != nil {
+		return fmt.Errorf("cold apply: %w (Ready: %s)", err, runtime.Message(k, meta.ReadyCondition))
+	}
+	cold := time.Since(start)
+	fmt.Printf("large: cold apply of %d objects: Ready after %s (inventory %d)\n", c.objects, cold.Round(time.Millisecond), len(k.Status.Inventory.Entries))
+	if c.measureBuild {
+		took, err := timeBuild(c.objects)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("large:   of which kustomize builds the %d objects in about %s (the same build, in the bench process, after the apply)\n", c.objects, took.Round(time.Millisecond))
+	}
+
+	stopProfile, err := profile(c.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	cpuBefore := cpuSnapshot(pid)
+	for round := 1; round <= 3; round++ {
+		ctrlBefore, err := scrape(metricsURL)
+		if err != nil {
+			return err
+		}
+		apiBefore, err := apiserverMetrics(env)
+		if err != nil {
+			return err
+		}
+		token := strconv.FormatInt(time.Now().UnixNano(), 10)
+		patch := client.MergeFrom(k.DeepCopy())
+		if k.Annotations == nil {
+			k.Annotations = map[string]string{}
+		}
+		k.Annotations[meta.ReconcileRequestAnnotation] = token
+		start = time.Now()
+		if err := cl.Patch(ctx, k, patch); err != nil {
+			return err
+		}
+		if err := poll(5*time.Minute, 50*time.Millisecond, func() (bool, error) {
+			if err := cl.Get(ctx, key, k); err != nil {
+				return false, err
+			}
+			return k.Status.LastHandledReconcileAt == token, nil
+		}); err != nil {
+			return err
+		}
+		wall := time.Since(start)
+		// The reconcile's duration is recorded just after its status patch.
+		countKey := `controller_runtime_reconcile_time_seconds_count{controller="kustomization"}`
+		var ctrlAfter map[string]float64
+		if err := poll(10*time.Second, 20*time.Millisecond, func() (bool, error) {
+			var err error
+			ctrlAfter, err = scrape(metricsURL)
+			return err == nil && ctrlAfter[countKey] > ctrlBefore[countKey], err
+		}); err != nil {
+			return err
+		}
+		apiAfter, err := apiserverMetrics(env)
+		if err != nil {
+			return err
+		}
+		d := delta(ctrlBefore, ctrlAfter)
+		recTime := d[`controller_runtime_reconcile_time_seconds_sum{controller="kustomization"}`]
+		recCount := d[`controller_runtime_reconcile_time_seconds_count{controller="kustomization"}`]
+		fmt.Printf("large: unchanged reconcile %d: %s from request to status (reconcile time %.3fs over %v reconciles), ready %v\n",
+			round, wall.Round(time.Millisecond), recTime, recCount, runtime.IsReady(k))
+		fmt.Printf("large:   controller requests by method: %s\n", byLabel(d, "rest_client_requests_total", "method"))
+		fmt.Printf("large:   API server requests by verb/resource (the bench's own: PATCH and GET kustomizations): %s\n", apiByVerb(delta(apiBefore, apiAfter)))
+	}
+	hwm, err := peakRSS(pid)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("large: controller peak RSS (VmHWM) %s\n", hwm)
+	fmt.Printf("large: CPU time of the unchanged reconciles: %s\n", cpuSince(cpuBefore, pid))
+	return nil
+}
+
+// cpuSnapshot returns the CPU time (user + system, seconds) used so far by
+// the controller, the API server and etcd: on a shared machine the wall
+// time depends on the neighbours, the CPU time much less.
+func cpuSnapshot(controllerPID int) map[string]float64 {
+	out := map[string]float64{"gotk-controller": cpuSeconds(controllerPID)}
+	entries, _ := os.ReadDir("/proc")
+	self := os.Getpid()
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == controllerPID {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		fields := statFields(string(stat))
+		if len(fields) < 15 || fields[1] != strconv.Itoa(self) {
+			continue
+		}
+		out[fields[0]] += cpuSeconds(pid)
+	}
+	return out
+}
+
+// cpuSince formats the CPU time used since before.
+func cpuSince(before map[string]float64, pid int) string {
+	after := cpuSnapshot(pid)
+	var parts []string
+	for _, name := range []string{"gotk-controller", "kube-apiserver", "etcd"} {
+		parts = append(parts, fmt.Sprintf("%s %.1fs", name, after[name]-before[name]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// statFields returns comm, ppid, ... utime, stime of /proc/<pid>/stat: the
+// fields after the parenthesised command name, with the name first.
+func statFields(stat string) []string {
+	open, closeIdx := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
+	if open < 0 || closeIdx < 0 {
+		return nil
+	}
+	rest := strings.Fields(stat[closeIdx+1:])
+	if len(rest) < 13 {
+		return nil
+	}
+	// rest[0] is the state, rest[1] the ppid, rest[11] utime, rest[12] stime.
+	return append([]string{stat[open+1 : closeIdx]}, rest[1:]...)
+}
+
+func cpuSeconds(pid int) float64 {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := statFields(string(stat))
+	if len(f) < 13 {
+		return 0
+	}
+	// After the name: ppid(1) pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(11) stime(12).
+	u, _ := strconv.ParseFloat(f[11], 64)
+	s, _ := strconv.ParseFloat(f[12], 64)
+	return (u + s) / 100 // clock ticks; USER_HZ is 100 on Linux
+}
+
+func newKustomization(ns, name, path string, mutate func(*kustomizev1.Kustomization)) *kustomizev1.Kustomization {
+	k := &kustomizev1.Kustomization{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: kustomizev1.KustomizationSpec{
+			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "fleet"},
+			Path:      path,
+			Interval:  metav1.Duration{Duration: time.Hour},
+			Prune:     true,
+		},
+	}
+	if mutate != nil {
+		mutate(k)
+	}
+	return k
+}
+
+// waitAllReady polls the Kustomizations of ns until want of them are
+// Ready at revision.
+func waitAllReady(ctx context.Context, cl client.Client, ns string, want int, revision string, timeout time.Duration) (int, error) {
+	ready := 0
+	// Polled once a second: listing a thousand Kustomizations costs the
+	// API server enough to slow what is measured.
+	err := poll(timeout, time.Second, func() (bool, error) {
+		list := &kustomizev1.KustomizationList{}
+		if err := cl.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return false, err
+		}
+		ready = 0
+		for i := range list.Items {
+			if runtime.IsReady(&list.Items[i]) && list.Items[i].Status.LastAppliedRevision == revision {
+				ready++
+			}
+		}
+		return ready >= want, nil
+	})
+	if err != nil {
+		return ready, fmt.Errorf("%d of %d Ready: %w", ready, want, err)
+	}
+	return ready, nil
+}
+
+// appFiles returns the four objects of one application under dir app/,
+// named with prefix, in namespace ns (none: the targetNamespace sets it).
+func appFiles(prefix string, n int, ns string) map[string]string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		name := prefix + "web"
+		if n > 1 {
+			name = fmt.Sprintf("%sweb-%04d", prefix, i)
+		}
+		nsLine := ""
+		if ns != "" {
+			nsLine = "\n  namespace: " + ns
+		}
+		fmt.Fprintf(&b, `---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: %[1]s%[2]s
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: %[1]s%[2]s
+data:
+  greeting: hello
+  index: "%[3]d"
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: %[1]s%[2]s
+spec:
+  selector:
+    app: %[1]s
+  ports:
+    - port: 80
+      targetPort: 8080
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: %[1]s%[2]s
+spec:
+  replicas: 0
+  selector:
+    matchLabels:
+      app: %[1]s
+  template:
+    metadata:
+      labels:
+        app: %[1]s
+    spec:
+      serviceAccountName: %[1]s
+      containers:
+        - name: web
+          image: nginx:1.27
+          envFrom:
+            - configMapRef:
+                name: %[1]s
+`, name, nsLine, i)
+	}
+	return map[string]string{"app/objects.yaml": b.String()}
+}
+
+// largeFiles returns objects/4 applications in one namespace under
+// large/, split over files of 100 applications each.
+func largeFiles(objects int) map[string]string {
+	apps := objects / 4
+	files := map[string]string{"large/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: large\n"}
+	for f := 0; f*100 < apps; f++ {
+		n := min(100, apps-f*100)
+		one := appFiles(fmt.Sprintf("f%02d-", f), n, "large")
+		files[fmt.Sprintf("large/objects-%02d.yaml", f)] = one["app/objects.yaml"]
+	}
+	return files
+}
+
+// peakRSS reads VmHWM, the peak resident set size, of a process.
+func peakRSS(pid int) (string, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}
+
+// scrape reads a Prometheus text endpoint into "name{labels}" -> value.
+func scrape(url string) (map[string]float64, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return parseMetrics(bufio.NewScanner(resp.Body))
+}
+
+// apiserverMetrics reads the API server's apiserver_request_total.
+func apiserverMetrics(env *testenv.Env) (map[string]float64, error) {
+	hc, err := rest.HTTPClientFor(env.Config)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Get(strings.TrimSuffix(env.Config.Host, "/") + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	all, err := parseMetrics(bufio.NewScanner(resp.Body))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for k, v := range all {
+		if strings.HasPrefix(k, "apiserver_request_total{") {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+func parseMetrics(s *bufio.Scanner) (map[string]float64, error) {
+	s.Buffer(make([]byte, 1<<20), 1<<24)
+	out := map[string]float64{}
+	for s.Scan() {
+		line := s.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		out[line[:i]] = v
+	}
+	return out, s.Err()
+}
+
+func delta(before, after map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range after {
+		if d := v - before[k]; d != 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+// byLabel sums the deltas of metric by one label's value.
+func byLabel(d map[string]float64, metric, label string) string {
+	sums := map[string]float64{}
+	for k, v := range d {
+		if !strings.HasPrefix(k, metric+"{") {
+			continue
+		}
+		sums[labelValue(k, label)] += v
+	}
+	return formatCounts(sums)
+}
+
+// apiByVerb sums apiserver_request_total deltas by verb and resource,
+// marking dry runs.
+func apiByVerb(d map[string]float64) string {
+	sums := map[string]float64{}
+	for k, v := range d {
+		key := labelValue(k, "verb") + " " + labelValue(k, "resource")
+		if sub := labelValue(k, "subresource"); sub != "" {
+			key += "/" + sub
+		}
+		if dr := labelValue(k, "dry_run"); dr != "" {
+			key += " (dry-run)"
+		}
+		sums[key] += v
+	}
+	return formatCounts(sums)
+}
+
+func labelValue(series, label string) string {
+	i := strings.Index(series, label+`="`)
+	if i < 0 {
+		return ""
+	}
+	rest := series[i+len(label)+2:]
+	return rest[:strings.IndexByte(rest, '"')]
+}
+
+func formatCounts(m map[string]float64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%v", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func poll(timeout, interval time.Duration, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %s", timeout)
+		}
+		time.Sleep(interval)
+	}
+}
+
+// parallel runs fn over items with at most n at once and returns the
+// first error.
+func parallel(items []string, n int, fn func(string) error) error {
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	var once sync.Once
+	var first error
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(items) {
+					return
+				}
+				if err := fn(items[i]); err != nil {
+					once.Do(func() { first = fmt.Errorf("%s: %w", items[i], err) })
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+func freePorts(n int) ([]string, error) {
+	var ports []string
+	var lns []net.Listener
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, ln)
+		ports = append(ports, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	}
+	return ports, nil
+}
+
+// timeBuild builds the large scenario's files with internal/kustomize, as
+// the controller does, and returns how long it took.
+func timeBuild(objects int) (time.Duration, error) {
+	dir, err := os.MkdirTemp("", "gotk-bench-build-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	for name, content := range largeFiles(objects) {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return 0, err
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return 0, err
+		}
+	}
+	start := time.Now()
+	objs, err := kustomize.Build(context.Background(), dir, &kustomizev1.KustomizationSpec{Path: "./large"}, kustomize.BuildOptions{})
+	if err != nil {
+		return 0, err
+	}
+	if len(objs) != objects+1 {
+		return 0, fmt.Errorf("built %d objects, want %d", len(objs), objects+1)
+	}
+	return time.Since(start), nil
+}
