@@ -65,6 +65,15 @@ do with spec.serviceAccountName, which they impersonate.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&export, "export", false, "Print the manifests as YAML instead of applying them.")
+	bindInstallFlags(cmd, &opts)
+	f.DurationVar(&timeout, "timeout", timeout, "How long to wait for the CRDs to be Established, and then for the controllers to be Available.")
+	return cmd
+}
+
+// bindInstallFlags adds the flags that choose what gets installed, shared
+// by install and bootstrap.
+func bindInstallFlags(cmd *cobra.Command, opts *install.Options) {
+	f := cmd.Flags()
 	f.StringSliceVar(&opts.Components, "components", opts.Components,
 		"Controllers to install, comma-separated: "+strings.Join(controller.Names, ", ")+".")
 	f.BoolVar(&opts.AllInOne, "all-in-one", false, "Run every chosen controller in one Deployment (for small clusters).")
@@ -77,10 +86,8 @@ do with spec.serviceAccountName, which they impersonate.`,
 	f.BoolVar(&opts.NetworkPolicy, "network-policy", opts.NetworkPolicy,
 		"Add NetworkPolicies that let only the gotk namespace reach the controllers (metrics and webhooks excepted).")
 	f.StringVar(&opts.ClusterDomain, "cluster-domain", opts.ClusterDomain, "The cluster's DNS domain.")
-	f.DurationVar(&timeout, "timeout", timeout, "How long to wait for the CRDs to be Established, and then for the controllers to be Available.")
 	_ = cmd.RegisterFlagCompletionFunc("components", cobra.FixedCompletions(controller.Names, cobra.ShellCompDirectiveNoFileComp|cobra.ShellCompDirectiveNoSpace))
 	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "error", "trace"}, cobra.ShellCompDirectiveNoFileComp))
-	return cmd
 }
 
 func runInstall(cmd *cobra.Command, c *cli, m *install.Manifests, timeout time.Duration) error {

@@ -126,6 +126,7 @@ connection flags, or the KUBECONFIG environment variable.`,
 	root.AddCommand(
 		newVersionCmd(c),
 		newInstallCmd(c),
+		newBootstrapCmd(c),
 		newCheckCmd(c),
 		newUninstallCmd(c),
 		newCreateCmd(c),
