@@ -350,3 +350,25 @@ func TestBuildNothing(t *testing.T) {
 		}
 	}
 }
+
+// Syntax errors name the line where the problem is, counted from 1, for
+// parser errors (yaml.v3 counts those from 0) as for scanner errors.
+func TestYAMLSyntaxErrorLines(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\n  labels: [oops\n", "line 5: did not find expected ',' or ']'"},
+		{"a: 1\nb: {c: 2\n", "line 2: did not find expected ',' or '}'"},
+		{"a: 1\nb: 2\nc: : :\n", "line 3: mapping values are not allowed in this context"},
+		{"a: 1\nb:\n\t- x\n", "line 3: found character that cannot start any token"},
+		{"a: 1\nb: \"unterminated\nc: 2\n", "line 2: found unexpected end of stream"},
+		{"apiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: B\nlist: [x\n", "line 6: did not find expected ',' or ']'"},
+	} {
+		err := checkYAMLSyntax([]byte(tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("checkYAMLSyntax(%q) = %v, want %q", tc.in, err, tc.want)
+		}
+		_, err = holdsObjects([]byte(tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("holdsObjects(%q) = %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package kustomize
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,8 +9,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
+	yamlv2 "go.yaml.in/yaml/v2"
 	"go.yaml.in/yaml/v3"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 )
@@ -102,7 +106,7 @@ func holdsObjects(data []byte) (bool, error) {
 			break
 		}
 		if err != nil {
-			return false, fmt.Errorf("invalid YAML: %w", err)
+			return false, fmt.Errorf("invalid YAML: %w", fixLine(data, err))
 		}
 		if len(doc.Content) == 0 {
 			continue
@@ -154,7 +158,40 @@ func checkYAMLSyntax(data []byte) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("invalid YAML: %w", err)
+			return fmt.Errorf("invalid YAML: %w", fixLine(data, err))
 		}
 	}
+}
+
+// yamlLine splits a YAML syntax error message, "yaml: line N: what".
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// fixLine corrects the line of a yaml.v3 syntax error. yaml.v3 numbers the
+// lines of parser errors (an unclosed flow sequence, for one) from 0 and
+// those of scanner errors from 1; yaml.v2 parses the same grammar and
+// numbers both from 1. When v2 fails on data with the same message one
+// line further down, its line is the right one; any other disagreement
+// (v3 points at where a quoted scalar starts, v2 at the end of the file)
+// keeps v3's.
+func fixLine(data []byte, err error) error {
+	m3 := yamlLine.FindStringSubmatch(err.Error())
+	if m3 == nil {
+		return err
+	}
+	dec := yamlv2.NewDecoder(bytes.NewReader(data))
+	var err2 error
+	for err2 == nil {
+		var doc any
+		err2 = dec.Decode(&doc)
+	}
+	m2 := yamlLine.FindStringSubmatch(err2.Error())
+	if m2 == nil || m2[2] != m3[2] {
+		return err
+	}
+	n3, _ := strconv.Atoi(m3[1])
+	n2, _ := strconv.Atoi(m2[1])
+	if n2 != n3+1 {
+		return err
+	}
+	return errors.New(err2.Error())
 }
