@@ -46,8 +46,11 @@ func newBootstrapCmd(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bootstrap",
 		Short: "Install gotk and make it manage itself from a Git repository",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		Example: `  # Bootstrap from a repository over SSH
+  gotk bootstrap git --url=ssh://git@github.com/org/fleet --path=clusters/prod \
+    --private-key-file=./id_ed25519`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newBootstrapGitCmd(c))
 	return cmd
