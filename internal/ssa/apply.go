@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
@@ -26,6 +27,7 @@ type item struct {
 	force  bool
 	ignore []pointer
 	digest string
+	size   int // bytes of its JSON
 
 	mapping   *apimeta.RESTMapping       // nil while the type is unknown
 	liveKnown bool                       // liveMeta says whether the object exists
@@ -34,20 +36,24 @@ type item struct {
 	config    *unstructured.Unstructured // what is sent
 	dryRun    *unstructured.Unstructured
 
-	deferred bool // validated in its own stage (its CRD or Namespace comes first)
-	recreate bool // delete and create: an immutable field changed
-	cleanup  bool // other managers' fields to take over first (Override)
-	action   Action
-	decided  bool
+	deferred  bool // validated in its own stage (its CRD or Namespace comes first)
+	unchecked bool // validated by its own write, the first of the apply (see pickUnchecked)
+	recreate  bool // delete and create: an immutable field changed
+	cleanup   bool // other managers' fields to take over first (Override)
+	action    Action
+	decided   bool
 }
 
 // Apply applies objs with server-side apply in stages and returns what it
 // did to each object. Before any write of a stage, every object of the
 // stage is validated with a server-side dry-run; when the API server
 // rejects one, nothing of the stage is written and a *ValidationError
-// names each rejected object. Objects that cannot have changed since the
-// last apply (see Cache) cost no request beyond one metadata List per kind
-// and namespace.
+// names each rejected object. (One object to create may be validated by
+// its own write instead, made first and only once all the others passed:
+// see pickUnchecked.) Objects that cannot have changed since the last
+// apply (see Cache) cost no request beyond one metadata List per kind and
+// namespace; new objects cost their dry-run and their write, as the
+// dry-run says whether they exist (see lookupLive).
 //
 // Per-object switches (labels or annotations) are honoured:
 // kustomize.toolkit.fluxcd.io/reconcile: disabled and ssa: Ignore skip the
@@ -79,11 +85,18 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 		}
 		now = append(now, it)
 	}
-	failures := m.validate(ctx, now, namespacesIn(items))
+	namespaces := namespacesIn(items)
+	unchecked := pickUnchecked(now, len(crds) == 0 && len(namespaces) == 0)
+	failures := m.validate(ctx, now, namespaces)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if len(failures) > 0 {
+		if unchecked != nil && unchecked.unchecked {
+			// Name all the rejections, its own too.
+			unchecked.unchecked = false
+			failures = append(failures, m.validate(ctx, []*item{unchecked}, nil)...)
+		}
 		return nil, &ValidationError{Stage: StageClusterDefinitions, Failures: failures}
 	}
 
@@ -118,6 +131,15 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 			}
 			if len(failures) > 0 {
 				return m.changeSet(cs, items, stage), &ValidationError{Stage: stage, Failures: failures}
+			}
+		}
+		if unchecked != nil && unchecked.unchecked && unchecked.stage == stage {
+			if err := m.writeUnchecked(ctx, unchecked); err != nil {
+				var verr *ValidationError
+				if errors.As(err, &verr) {
+					return nil, err
+				}
+				return m.changeSet(cs, items, stage+1), err
 			}
 		}
 		failures := m.write(ctx, todo)
@@ -165,6 +187,12 @@ func (m *Manager) prepare(objs []*unstructured.Unstructured, opts ApplyOptions) 
 			crdScopes[schema.GroupKind{Group: group, Kind: kind}] = scope
 		}
 	}
+	// One lookup per type: the mapper's own is slower than a map.
+	type mapped struct {
+		mapping *apimeta.RESTMapping
+		err     error
+	}
+	mappings := map[schema.GroupVersionKind]mapped{}
 	for _, o := range objs {
 		ref := RefOf(o)
 		if ref.Kind == "" || ref.Version == "" || ref.Name == "" {
@@ -182,7 +210,12 @@ func (m *Manager) prepare(objs []*unstructured.Unstructured, opts ApplyOptions) 
 		if it.ignore, err = ignoredPaths(opts.Ignore, o); err != nil {
 			return nil, &ObjectError{Ref: ref, Err: err}
 		}
-		if mapping, err := m.Client.RESTMapper().RESTMapping(ref.GroupVersionKind().GroupKind(), ref.Version); err == nil {
+		mp, ok := mappings[ref.GroupVersionKind()]
+		if !ok {
+			mp.mapping, mp.err = m.Client.RESTMapper().RESTMapping(ref.GroupVersionKind().GroupKind(), ref.Version)
+			mappings[ref.GroupVersionKind()] = mp
+		}
+		if mapping, err := mp.mapping, mp.err; err == nil {
 			it.mapping = mapping
 			if err := scopeObject(it, mapping.Scope.Name() == apimeta.RESTScopeNameNamespace); err != nil {
 				return nil, &ObjectError{Ref: ref, Err: err}
@@ -194,7 +227,7 @@ func (m *Manager) prepare(objs []*unstructured.Unstructured, opts ApplyOptions) 
 		} else if !apimeta.IsNoMatchError(err) {
 			return nil, &ObjectError{Ref: ref, Err: err}
 		}
-		if it.digest, err = digestOf(withoutPaths(it.obj, it.ignore), m.FieldManager, it.mode); err != nil {
+		if it.digest, it.size, err = digestOf(withoutPaths(it.obj, it.ignore), m.FieldManager, it.mode); err != nil {
 			return nil, &ObjectError{Ref: ref, Err: err}
 		}
 		items = append(items, it)
@@ -281,118 +314,49 @@ func (it *item) decide(a Action) {
 	it.action, it.decided = a, true
 }
 
-// validate reads each item's live object, builds what is sent and
-// dry-runs it. Items in a namespace that the apply creates, or of a type
-// it defines, are deferred to their stage. It returns the rejections.
-func (m *Manager) validate(ctx context.Context, items []*item, namespaces map[string]bool) []*ObjectError {
-	var mu sync.Mutex
-	var failures []*ObjectError
-	fail := func(it *item, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		failures = append(failures, &ObjectError{Ref: it.ref, Err: conciseError(err)})
+// applyObject server-side applies u, forcing ownership of conflicting
+// fields, and returns the API server's answer. checked says that the same
+// object passed a dry-run just before: the API server then skips its
+// check for unknown fields, whose warnings that dry-run gave already.
+func (m *Manager) applyObject(ctx context.Context, u *unstructured.Unstructured, dryRun, checked bool) (*unstructured.Unstructured, error) {
+	res := &unstructured.Unstructured{}
+	res.SetGroupVersionKind(u.GroupVersionKind())
+	res.SetNamespace(u.GetNamespace())
+	res.SetName(u.GetName())
+	if err := m.sendApply(ctx, res, u, dryRun, checked); err != nil {
+		return nil, err
 	}
-	forEach(ctx, m.concurrency(), items, func(ctx context.Context, it *item) {
-		if it.mapping == nil {
-			fail(it, fmt.Errorf("the API server does not serve %s, and no CRD in this apply defines kind %s", it.obj.GetAPIVersion(), it.ref.Kind))
-			return
-		}
-		if err := m.readLive(ctx, it); err != nil {
-			fail(it, err)
-			return
-		}
-		if it.decided {
-			return // the live object asks to be left alone
-		}
-		if it.live != nil && m.Cache.hit(it.ref, it.digest, it.live.GetResourceVersion()) {
-			it.decide(ActionUnchanged)
-			return
-		}
-		it.config = withLiveValues(it.obj, it.live, it.ignore)
-		if it.live != nil && it.mode == kustomizev1.SSAOverride {
-			it.cleanup = needsCleanup(it.live, m.FieldManager)
-		}
-		dry, err := m.applyObject(ctx, it.config, true)
-		switch {
-		case err == nil:
-			it.dryRun = dry
-		case namespaces[it.ref.Namespace] && isNamespaceNotFound(err, it.ref.Namespace):
-			it.deferred = true
-		case it.live != nil && apierrors.IsInvalid(err) && m.recreatable(ctx, it):
-			// Valid as a new object, so the change is to a field that
-			// cannot change in place.
-			if it.force {
-				it.recreate = true
-				return
-			}
-			fail(it, fmt.Errorf("%w (an immutable field changed: set %s: %s, or spec.force, to recreate the object)", conciseError(err), kustomizev1.ForceAnnotation, kustomizev1.ForceEnabled))
-		default:
-			fail(it, err)
-		}
-	})
-	return failures
+	return res, nil
 }
 
-// readLive reads the full live object of an item, when it exists, and
-// re-checks the switches that the live object can carry.
-func (m *Manager) readLive(ctx context.Context, it *item) error {
-	if it.liveKnown && it.liveMeta == nil {
-		return nil
+// writeObject applies u like applyObject, but asks only for the metadata
+// of the result, which is all a write needs (its resourceVersion): a
+// smaller answer, cheaper for the API server to encode and for us to
+// decode.
+func (m *Manager) writeObject(ctx context.Context, u *unstructured.Unstructured, checked bool) (string, error) {
+	res := &metav1.PartialObjectMetadata{}
+	res.SetGroupVersionKind(u.GroupVersionKind())
+	res.SetNamespace(u.GetNamespace())
+	res.SetName(u.GetName())
+	if err := m.sendApply(ctx, res, u, false, checked); err != nil {
+		return "", err
 	}
-	if it.live != nil { // listed in full
-		if it.mode == kustomizev1.SSAIfNotPresent {
-			it.decide(ActionSkipped)
-		}
-		return nil
-	}
-	live := &unstructured.Unstructured{}
-	live.SetGroupVersionKind(it.ref.GroupVersionKind())
-	err := m.Client.Get(ctx, client.ObjectKey{Namespace: it.ref.Namespace, Name: it.ref.Name}, live)
-	switch {
-	case apierrors.IsNotFound(err):
-		it.liveMeta, it.live = nil, nil
-		return nil
-	case err != nil:
-		return fmt.Errorf("read live object: %w", err)
-	}
-	it.live, it.liveMeta = live, live
-	if excluded(live.GetLabels(), live.GetAnnotations()) || it.mode == kustomizev1.SSAIfNotPresent {
-		it.decide(ActionSkipped)
-	}
-	return nil
+	return res.GetResourceVersion(), nil
 }
 
-// recreatable reports whether the desired object would be accepted by a
-// create, so that deleting the live one to recreate it is safe: a create
-// dry-run that fails only because the object exists has passed
-// validation and admission.
-func (m *Manager) recreatable(ctx context.Context, it *item) bool {
-	u := it.obj.DeepCopy()
-	err := m.Client.Create(ctx, u, client.DryRunAll, client.FieldOwner(m.FieldManager))
-	return apierrors.IsAlreadyExists(err)
-}
-
-func isNamespaceNotFound(err error, namespace string) bool {
-	var status apierrors.APIStatus
-	if !apierrors.IsNotFound(err) || !errors.As(err, &status) {
-		return false
+func (m *Manager) sendApply(ctx context.Context, res client.Object, u *unstructured.Unstructured, dryRun, checked bool) error {
+	data, err := u.MarshalJSON()
+	if err != nil {
+		return err
 	}
-	d := status.Status().Details
-	return d != nil && d.Kind == "namespaces" && d.Name == namespace
-}
-
-// applyObject server-side applies a copy of u, forcing ownership of
-// conflicting fields, and returns the API server's answer.
-func (m *Manager) applyObject(ctx context.Context, u *unstructured.Unstructured, dryRun bool) (*unstructured.Unstructured, error) {
-	c := u.DeepCopy()
-	opts := []client.ApplyOption{client.FieldOwner(m.FieldManager), client.ForceOwnership}
+	opts := []client.PatchOption{client.FieldOwner(m.FieldManager), client.ForceOwnership}
 	if dryRun {
 		opts = append(opts, client.DryRunAll)
 	}
-	if err := m.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(c), opts...); err != nil {
-		return nil, err
+	if checked {
+		opts = append(opts, client.FieldValidation(metav1.FieldValidationIgnore))
 	}
-	return c, nil
+	return m.Client.Patch(ctx, res, client.RawPatch(types.ApplyPatchType, data), opts...)
 }
 
 // write applies the undecided items of a stage and decides their action.
@@ -418,47 +382,47 @@ func (m *Manager) writeOne(ctx context.Context, it *item) error {
 		if err := m.deleteAndWait(ctx, it.live); err != nil {
 			return fmt.Errorf("recreate after an immutable field changed: %w", err)
 		}
-		res, err := m.applyObject(ctx, it.obj, false)
+		rv, err := m.writeObject(ctx, it.obj, false)
 		if err != nil {
 			return fmt.Errorf("recreate after an immutable field changed: %w", err)
 		}
-		m.done(it, res, ActionCreated)
+		m.done(it, rv, ActionCreated)
 	case it.live == nil:
-		res, err := m.applyObject(ctx, it.config, false)
+		rv, err := m.writeObject(ctx, it.config, !it.unchecked)
 		if err != nil {
 			return err
 		}
-		m.done(it, res, ActionCreated)
+		m.done(it, rv, ActionCreated)
 	case it.cleanup:
 		if err := m.takeOver(ctx, it.live); err != nil {
 			return fmt.Errorf("take over fields set with kubectl: %w", err)
 		}
-		res, err := m.applyObject(ctx, it.config, false)
+		res, err := m.applyObject(ctx, it.config, false, true)
 		if err != nil {
 			return err
 		}
 		if sameObject(it.live, res, m.FieldManager) {
-			m.done(it, res, ActionUnchanged)
+			m.done(it, res.GetResourceVersion(), ActionUnchanged)
 		} else {
-			m.done(it, res, ActionConfigured)
+			m.done(it, res.GetResourceVersion(), ActionConfigured)
 		}
 	case it.dryRun != nil && sameObject(it.live, it.dryRun, m.FieldManager):
-		m.done(it, it.live, ActionUnchanged)
+		m.done(it, it.live.GetResourceVersion(), ActionUnchanged)
 	default:
-		res, err := m.applyObject(ctx, it.config, false)
+		rv, err := m.writeObject(ctx, it.config, true)
 		if err != nil {
 			return err
 		}
-		m.done(it, res, ActionConfigured)
+		m.done(it, rv, ActionConfigured)
 	}
 	return nil
 }
 
 // done records the action and remembers the object's new
 // resourceVersion.
-func (m *Manager) done(it *item, res *unstructured.Unstructured, a Action) {
+func (m *Manager) done(it *item, resourceVersion string, a Action) {
 	it.decide(a)
-	m.Cache.set(it.ref, it.digest, res.GetResourceVersion())
+	m.Cache.set(it.ref, it.digest, resourceVersion)
 }
 
 // deleteAndWait deletes live (only that incarnation of it) and waits until

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
@@ -343,4 +345,176 @@ func TestApplyNamespacedObjectWithoutNamespace(t *testing.T) {
 	if !errors.Is(err, errNamespaceMissing) || !strings.Contains(err.Error(), "ConfigMap/lost") {
 		t.Fatalf("err = %v, want namespace not specified for ConfigMap/lost", err)
 	}
+}
+
+// TestApplyLearnsExistenceFromTheDryRun applies with an empty cache, so
+// that nothing is listed: each object's dry-run says whether it exists,
+// and only the objects that exist are read.
+func TestApplyLearnsExistenceFromTheDryRun(t *testing.T) {
+	ctx := ctxFor(t)
+	ns := env.Namespace(t)
+	for _, o := range []*unstructured.Unstructured{
+		configMap(ns, "existing", nil, map[string]string{"mode": "old"}),
+		configMap(ns, "live-disabled", map[string]string{kustomizev1.ReconcileAnnotation: kustomizev1.DisabledValue}, map[string]string{"mode": "old"}),
+		configMap(ns, "keep", nil, map[string]string{"mode": "old"}),
+	} {
+		if err := env.Client.Create(ctx, o, client.FieldOwner("someone")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	objs := []*unstructured.Unstructured{
+		configMap(ns, "new", nil, map[string]string{"mode": "new"}),
+		configMap(ns, "existing", nil, map[string]string{"mode": "new"}),
+		configMap(ns, "live-disabled", nil, map[string]string{"mode": "new"}),
+		configMap(ns, "keep", map[string]string{kustomizev1.SSAAnnotation: kustomizev1.SSAIfNotPresent}, map[string]string{"mode": "new"}),
+	}
+	m, counter := newManager(t)
+	if _, err := m.Client.RESTMapper().RESTMapping(schema.GroupKind{Kind: "ConfigMap"}, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	counter.reset() // the discovery of the client's mapper
+	cs, err := m.Apply(ctx, objs, ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Action{
+		"ConfigMap/" + ns + "/new":           ActionCreated,
+		"ConfigMap/" + ns + "/existing":      ActionConfigured,
+		"ConfigMap/" + ns + "/live-disabled": ActionSkipped,
+		"ConfigMap/" + ns + "/keep":          ActionSkipped,
+	}
+	if diff := cmp.Diff(want, actions(cs)); diff != "" {
+		t.Fatalf("apply with an empty cache (-want +got):\n%s", diff)
+	}
+	for name, mode := range map[string]string{"new": "new", "existing": "new", "live-disabled": "old", "keep": "old"} {
+		if got, _, _ := unstructured.NestedString(get(t, "v1", "ConfigMap", ns, name).Object, "data", "mode"); got != mode {
+			t.Errorf("%s: mode = %q, want %q", name, got, mode)
+		}
+	}
+	// The largest object, keep, is read instead of dry-run (see
+	// pickUnchecked), found, and skipped; the others are dry-run, and the
+	// two of them that exist are read; new and existing are written.
+	wantCounts := map[string]int{"PATCH(dry-run)": 3, "GET": 3, "PATCH": 2}
+	if diff := cmp.Diff(wantCounts, counter.counts); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
+	}
+
+	// Now the cache knows them: one List proves them unchanged.
+	counter.reset()
+	cs, err = m.Apply(ctx, objs, ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want["ConfigMap/"+ns+"/new"], want["ConfigMap/"+ns+"/existing"] = ActionUnchanged, ActionUnchanged
+	if diff := cmp.Diff(want, actions(cs)); diff != "" {
+		t.Fatalf("second apply (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]int{"GET": 1}, counter.counts); diff != "" {
+		t.Errorf("requests of the second apply (-want +got):\n%s", diff)
+	}
+}
+
+// TestApplyValidatesOneNewObjectByItsWrite checks that the one object of
+// an apply that is not dry-run (the largest to create) is written only
+// after the others passed their dry-runs, and first, so that a rejection
+// of any object still writes nothing.
+func TestApplyValidatesOneNewObjectByItsWrite(t *testing.T) {
+	ctx := ctxFor(t)
+	badDeployment := func(ns string) string {
+		return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: %s}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: other}}
+    spec:
+      containers: [{name: app, image: nginx}]
+`, ns)
+	}
+	good := func(ns string) *unstructured.Unstructured {
+		return configMap(ns, "settings", nil, map[string]string{"mode": "a"})
+	}
+	bad := func(ns string) *unstructured.Unstructured {
+		return configMap(ns, "settings", nil, map[string]string{"not a key": "a"})
+	}
+	absent := func(ns string) {
+		t.Helper()
+		for _, u := range []*unstructured.Unstructured{good(ns), objects(t, deployment(ns, "web", "nginx"))[0]} {
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(u), u); !apierrors.IsNotFound(err) {
+				t.Errorf("%s was written (get: %v)", RefOf(u), err)
+			}
+		}
+	}
+	failed := func(err error) []string {
+		t.Helper()
+		var verr *ValidationError
+		if !errors.As(err, &verr) {
+			t.Fatalf("err = %v, want a *ValidationError", err)
+		}
+		var refs []string
+		for _, f := range verr.Failures {
+			refs = append(refs, f.Ref.Kind)
+		}
+		sort.Strings(refs)
+		return refs
+	}
+
+	t.Run("valid", func(t *testing.T) {
+		ns := env.Namespace(t)
+		m, counter := newManager(t)
+		objs := []*unstructured.Unstructured{good(ns), objects(t, deployment(ns, "web", "nginx"))[0]}
+		if _, err := m.Client.RESTMapper().RESTMappings(schema.GroupKind{Group: "apps", Kind: "Deployment"}); err != nil {
+			t.Fatal(err)
+		}
+		counter.reset()
+		cs, err := m.Apply(ctx, objs, ApplyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]Action{"ConfigMap/" + ns + "/settings": ActionCreated, "Deployment/" + ns + "/web": ActionCreated}
+		if diff := cmp.Diff(want, actions(cs)); diff != "" {
+			t.Fatalf("(-want +got):\n%s", diff)
+		}
+		// The ConfigMap is dry-run; the Deployment, larger, is read.
+		if diff := cmp.Diff(map[string]int{"PATCH(dry-run)": 1, "GET": 1, "PATCH": 2}, counter.counts); diff != "" {
+			t.Errorf("requests (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("the written one is invalid", func(t *testing.T) {
+		ns := env.Namespace(t)
+		m, _ := newManager(t)
+		_, err := m.Apply(ctx, append([]*unstructured.Unstructured{good(ns)}, objects(t, badDeployment(ns))...), ApplyOptions{})
+		if diff := cmp.Diff([]string{"Deployment"}, failed(err)); diff != "" {
+			t.Errorf("failures (-want +got):\n%s", diff)
+		}
+		if !strings.Contains(err.Error(), "nothing was applied") || !strings.Contains(err.Error(), "does not match template") {
+			t.Errorf("error: %v", err)
+		}
+		absent(ns)
+	})
+	t.Run("a dry-run one is invalid", func(t *testing.T) {
+		ns := env.Namespace(t)
+		m, counter := newManager(t)
+		_, err := m.Apply(ctx, append([]*unstructured.Unstructured{bad(ns)}, objects(t, deployment(ns, "web", "nginx"))...), ApplyOptions{})
+		if diff := cmp.Diff([]string{"ConfigMap"}, failed(err)); diff != "" {
+			t.Errorf("failures (-want +got):\n%s", diff)
+		}
+		absent(ns)
+		if n := counter.counts["PATCH"]; n != 0 {
+			t.Errorf("%d writes sent by a failed validation", n)
+		}
+	})
+	t.Run("both are invalid", func(t *testing.T) {
+		ns := env.Namespace(t)
+		m, counter := newManager(t)
+		_, err := m.Apply(ctx, append([]*unstructured.Unstructured{bad(ns)}, objects(t, badDeployment(ns))...), ApplyOptions{})
+		if diff := cmp.Diff([]string{"ConfigMap", "Deployment"}, failed(err)); diff != "" {
+			t.Errorf("failures (-want +got):\n%s", diff)
+		}
+		absent(ns)
+		if n := counter.counts["PATCH"]; n != 0 {
+			t.Errorf("%d writes sent by a failed validation", n)
+		}
+	})
 }

@@ -97,12 +97,13 @@ func (c *Cache) Forget(ref ObjectRef) {
 }
 
 // digestOf returns the sha256 of the object's JSON together with the
-// settings that change what an apply of it does. encoding/json writes map
-// keys sorted, so equal objects give equal digests.
-func digestOf(u *unstructured.Unstructured, fieldManager, mode string) (string, error) {
+// settings that change what an apply of it does, and the JSON's size.
+// encoding/json writes map keys sorted, so equal objects give equal
+// digests.
+func digestOf(u *unstructured.Unstructured, fieldManager, mode string) (string, int, error) {
 	data, err := json.Marshal(u.Object)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	h := sha256.New()
 	h.Write([]byte(fieldManager))
@@ -110,5 +111,5 @@ func digestOf(u *unstructured.Unstructured, fieldManager, mode string) (string, 
 	h.Write([]byte(mode))
 	h.Write([]byte{0})
 	h.Write(data)
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), len(data), nil
 }

@@ -103,7 +103,7 @@ func (m *Manager) diffOne(ctx context.Context, it *item, crds map[schema.GroupKi
 		d.Action = it.action
 		return d, nil
 	}
-	dry, err := m.applyObject(ctx, withLiveValues(it.obj, it.live, it.ignore), true)
+	dry, err := m.applyObject(ctx, withLiveValues(it.obj, it.live, it.ignore), true, false)
 	switch {
 	case err != nil && namespaces[it.ref.Namespace] && isNamespaceNotFound(err, it.ref.Namespace):
 		return m.created(d, it.obj)

@@ -26,11 +26,20 @@ const listPageSize = 500
 // live objects are listed in full, in pages, instead of read one by one.
 const fullListThreshold = 20
 
-// lookupLive reads the items' live objects with one paged List per kind
-// and namespace, instead of one request per object: only the metadata
-// (resourceVersion, labels, annotations) when the cache may vouch for most
-// of them, the full objects otherwise. Where a List is not allowed, the
-// items are read one by one later.
+// lookupLive learns which of the items exist with one paged List per kind
+// and namespace, instead of one request per object, where a List pays for
+// itself:
+//
+//   - when the cache knows some of the group's objects (same digest), a
+//     List of the metadata proves them unchanged (same resourceVersion),
+//     and they cost nothing more;
+//   - when fullListThreshold or more of them are unknown (as after a
+//     restart), a List of the full objects replaces their reads.
+//
+// The items of other groups (a new Kustomization's, objects changed in
+// Git) are left unknown: the dry-run that validates each of them says
+// whether it exists (see probe), which saves the List. Where a List is
+// not allowed, the items are probed too.
 func (m *Manager) lookupLive(ctx context.Context, items []*item) {
 	type key struct {
 		gvk schema.GroupVersionKind
@@ -58,6 +67,9 @@ func (m *Manager) lookupLive(ctx context.Context, items []*item) {
 			}
 		}
 		full := unknown >= fullListThreshold
+		if unknown == len(groups[k]) && !full {
+			return // nothing the List could prove unchanged
+		}
 		live, err := m.listLive(ctx, k.gvk, k.ns, full)
 		if err != nil {
 			return

@@ -122,7 +122,8 @@ func (e *ObjectError) Error() string { return e.Ref.String() + ": " + e.Err.Erro
 func (e *ObjectError) Unwrap() error { return e.Err }
 
 // ValidationError means the API server rejected some objects of an apply in
-// its dry-run. Nothing of the stage in Stage, nor of any later stage, was
+// its dry-run (or in the write that validates one object, made before any
+// other). Nothing of the stage in Stage, nor of any later stage, was
 // written; when Stage is the first stage, the cluster was not touched.
 type ValidationError struct {
 	Stage    Stage
