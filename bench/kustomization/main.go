@@ -57,6 +57,8 @@ type config struct {
 	inProcess    bool
 	measureBuild bool
 	cpuProfile   string
+	apiProfile   string
+	apiSeconds   int
 }
 
 func main() {
@@ -72,6 +74,8 @@ func main() {
 	flag.BoolVar(&c.measureBuild, "measure-build", true, "large: also time the kustomize build of the objects on its own")
 	flag.BoolVar(&c.inProcess, "in-process", false, "run the controllers in the bench process (for -cpuprofile; memory figures are then not the controller's alone)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "with -in-process: CPU profile of the measured phase (the many scenario, or the unchanged reconciles)")
+	flag.StringVar(&c.apiProfile, "apiserver-profile", "", "many: CPU profile of kube-apiserver (its /debug/pprof/profile) from the first Kustomization's creation on")
+	flag.IntVar(&c.apiSeconds, "apiserver-profile-seconds", 20, "length of the -apiserver-profile")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -103,7 +107,7 @@ func run(c config) error {
 	defer func() { _ = env.Stop() }()
 	cfg := rest.CopyConfig(env.Config)
 	cfg.QPS, cfg.Burst = 2000, 4000
-	cl, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	cl, err := client.NewWithWatch(cfg, client.Options{Scheme: env.Scheme})
 	if err != nil {
 		return err
 	}
@@ -236,7 +240,7 @@ func startController(c config, env *testenv.Env, work string) (*exec.Cmd, string
 
 // many creates c.count Kustomizations, each into its own namespace, and
 // times them until all are Ready at revision.
-func many(ctx context.Context, cl client.Client, env *testenv.Env, c config, ns, revision string, pid int) error {
+func many(ctx context.Context, cl client.WithWatch, env *testenv.Env, c config, ns, revision string, pid int) error {
 	names := make([]string, c.count)
 	for i := range names {
 		names[i] = fmt.Sprintf("app-%04d", i)
@@ -256,6 +260,10 @@ func many(ctx context.Context, cl client.Client, env *testenv.Env, c config, ns,
 		return err
 	}
 	defer stopProfile()
+	stopAPIProfile := apiserverProfile(env, c.apiProfile, c.apiSeconds)
+	watchCtx, stopWatch := context.WithTimeout(ctx, 10*time.Minute)
+	defer stopWatch()
+	readyAt := watchAllReady(watchCtx, cl, ns, c.count, revision)
 	start := time.Now()
 	if err := parallel(names, 32, func(name string) error {
 		return cl.Create(ctx, newKustomization(ns, name, "./app", func(k *kustomizev1.Kustomization) { k.Spec.TargetNamespace = name }))
@@ -263,11 +271,11 @@ func many(ctx context.Context, cl client.Client, env *testenv.Env, c config, ns,
 		return err
 	}
 	created := time.Since(start)
-	ready, err := waitAllReady(ctx, cl, ns, c.count, revision, 10*time.Minute)
-	if err != nil {
-		return err
+	res := <-readyAt
+	if res.err != nil {
+		return res.err
 	}
-	elapsed := time.Since(start)
+	elapsed, ready := res.at.Sub(start), res.ready
 	hwm, err := peakRSS(pid)
 	if err != nil {
 		return err
@@ -281,7 +289,7 @@ func many(ctx context.Context, cl client.Client, env *testenv.Env, c config, ns,
 	fmt.Printf("many: API server requests by verb/resource (the bench's own: POST and LIST kustomizations): %s\n", apiByVerb(delta(apiBefore, apiAfter)))
 	fmt.Printf("many: controller peak RSS (VmHWM) %s\n", hwm)
 	fmt.Printf("many: CPU time during the scenario: %s\n", cpuSince(cpuBefore, pid))
-	return nil
+	return stopAPIProfile()
 }
 
 // large applies one Kustomization of c.objects objects, then asks for a
@@ -456,31 +464,6 @@ func newKustomization(ns, name, path string, mutate func(*kustomizev1.Kustomizat
 		mutate(k)
 	}
 	return k
-}
-
-// waitAllReady polls the Kustomizations of ns until want of them are
-// Ready at revision.
-func waitAllReady(ctx context.Context, cl client.Client, ns string, want int, revision string, timeout time.Duration) (int, error) {
-	ready := 0
-	// Polled once a second: listing a thousand Kustomizations costs the
-	// API server enough to slow what is measured.
-	err := poll(timeout, time.Second, func() (bool, error) {
-		list := &kustomizev1.KustomizationList{}
-		if err := cl.List(ctx, list, client.InNamespace(ns)); err != nil {
-			return false, err
-		}
-		ready = 0
-		for i := range list.Items {
-			if runtime.IsReady(&list.Items[i]) && list.Items[i].Status.LastAppliedRevision == revision {
-				ready++
-			}
-		}
-		return ready >= want, nil
-	})
-	if err != nil {
-		return ready, fmt.Errorf("%d of %d Ready: %w", ready, want, err)
-	}
-	return ready, nil
 }
 
 // appFiles returns the four objects of one application under dir app/,
