@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/pflag"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -69,14 +68,15 @@ func run() error {
 	cfg.UserAgent = "gotk-controller/" + version.String()
 
 	namespace := runtimeNamespace()
-	cacheOpts := cache.Options{}
-	if !opts.WatchAllNamespaces {
-		cacheOpts.DefaultNamespaces = map[string]cache.Config{namespace: {}}
+	cacheOpts, err := opts.CacheOptions(namespace)
+	if err != nil {
+		return err
 	}
 	shutdown := 30 * time.Second
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme.New(),
 		Cache:                         cacheOpts,
+		Client:                        runtime.ClientOptions(),
 		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:        opts.HealthAddr,
 		LeaderElection:                opts.LeaderElect,

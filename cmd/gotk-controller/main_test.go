@@ -74,7 +74,8 @@ func TestControllerRunsFromKubeconfig(t *testing.T) {
 	health, metrics := freeAddr(t), freeAddr(t)
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "--kubeconfig="+kubeconfig, "--health-addr="+health, "--metrics-addr="+metrics,
-		"--storage-addr=127.0.0.1:0", "--storage-path="+filepath.Join(dir, "storage"), "--log-encoding=console")
+		"--storage-addr=127.0.0.1:0", "--storage-path="+filepath.Join(dir, "storage"), "--log-encoding=console",
+		"--feature-gates=StrictPostBuildSubstitutions=true")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -116,6 +117,9 @@ func TestControllerRejectsBadFlags(t *testing.T) {
 		{"--controllers=source,gitops"},
 		{"--log-encoding=xml"},
 		{"--concurrent=0"},
+		{"--feature-gates=NoSuchGate=true"},
+		{"--feature-gates=StrictPostBuildSubstitutions=maybe"},
+		{"--watch-configs-label-selector=a in (b"},
 	} {
 		cmd := exec.Command("go", append([]string{"run", "."}, args...)...)
 		out, err := cmd.CombinedOutput()

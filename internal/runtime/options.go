@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/gotk-dev/gotk/api/meta"
 )
 
 // Options are the flags that every gotk controller shares, so that each
@@ -42,6 +45,13 @@ type Options struct {
 	NoCrossNamespaceRefs bool
 	// NoRemoteBases refuses kustomize bases fetched over the network.
 	NoRemoteBases bool
+	// WatchConfigsLabelSelector selects the ConfigMaps and Secrets whose
+	// changes reconcile the objects that reference them at once.
+	WatchConfigsLabelSelector string
+	// DisableConfigWatchers turns those watches off.
+	DisableConfigWatchers bool
+	// FeatureGates holds the --feature-gates that were set; see Feature.
+	FeatureGates FeatureGates
 }
 
 // DefaultOptions returns the defaults of every flag.
@@ -58,6 +68,8 @@ func DefaultOptions() Options {
 		LogEncoding:        "json",
 		StoragePath:        "/data",
 		StorageAddr:        ":9090",
+
+		WatchConfigsLabelSelector: meta.WatchLabel + "=" + meta.WatchLabelEnabled,
 	}
 }
 
@@ -90,6 +102,14 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 		"Refuse references to sources and dependencies in other namespaces (multi-tenancy lockdown).")
 	fs.BoolVar(&o.NoRemoteBases, "no-remote-bases", o.NoRemoteBases,
 		"Refuse kustomize bases fetched over the network; only files of the artifact may be used.")
+	fs.StringVar(&o.WatchConfigsLabelSelector, "watch-configs-label-selector", o.WatchConfigsLabelSelector,
+		"ConfigMaps and Secrets matching this selector reconcile the objects that reference them as soon as they change.")
+	fs.BoolVar(&o.DisableConfigWatchers, "disable-config-watchers", o.DisableConfigWatchers,
+		"Do not watch ConfigMaps and Secrets: changes to them are seen at the next interval.")
+	if o.FeatureGates == nil {
+		o.FeatureGates = FeatureGates{}
+	}
+	fs.Var(o.FeatureGates, "feature-gates", "Features to turn on or off, as Name=true|false pairs separated by commas; known: "+knownGateList()+".")
 }
 
 // Validate reports flag values that cannot work.
@@ -110,6 +130,11 @@ func (o *Options) Validate() error {
 	case "debug", "info", "error", "trace":
 	default:
 		problems = append(problems, fmt.Sprintf("--log-level must be debug, info, error or trace, not %q", o.LogLevel))
+	}
+	if !o.DisableConfigWatchers {
+		if _, err := labels.Parse(o.WatchConfigsLabelSelector); err != nil || strings.TrimSpace(o.WatchConfigsLabelSelector) == "" {
+			problems = append(problems, fmt.Sprintf("--watch-configs-label-selector %q is not a label selector, such as %s=%s", o.WatchConfigsLabelSelector, meta.WatchLabel, meta.WatchLabelEnabled))
+		}
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid flags: %s", strings.Join(problems, "; "))

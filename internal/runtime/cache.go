@@ -1,0 +1,50 @@
+package runtime
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// CacheOptions returns the manager's cache settings: every namespace, or
+// only namespace without --watch-all-namespaces; and for ConfigMaps and
+// Secrets only those matching --watch-configs-label-selector, which feed
+// the config watchers. A cluster's Secrets are never all held in memory.
+func (o Options) CacheOptions(namespace string) (cache.Options, error) {
+	c := cache.Options{}
+	if !o.WatchAllNamespaces {
+		c.DefaultNamespaces = map[string]cache.Config{namespace: {}}
+	}
+	if o.DisableConfigWatchers {
+		return c, nil
+	}
+	sel, err := labels.Parse(o.WatchConfigsLabelSelector)
+	if err != nil {
+		return c, fmt.Errorf("--watch-configs-label-selector %q: %w", o.WatchConfigsLabelSelector, err)
+	}
+	c.ByObject = map[client.Object]cache.ByObject{
+		&corev1.ConfigMap{}: {Label: sel},
+		&corev1.Secret{}:    {Label: sel},
+	}
+	return c, nil
+}
+
+// ClientOptions returns the manager's client settings: ConfigMaps and
+// Secrets are read from the API server, never from the cache, which holds
+// only the labelled ones (see CacheOptions).
+func ClientOptions() client.Options {
+	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.ConfigMap{}, &corev1.Secret{}}}}
+}
+
+// WatchesConfig reports whether a ConfigMap or Secret with these labels
+// is one the config watchers follow.
+func (o Options) WatchesConfig(l map[string]string) bool {
+	if o.DisableConfigWatchers {
+		return false
+	}
+	sel, err := labels.Parse(o.WatchConfigsLabelSelector)
+	return err == nil && sel.Matches(labels.Set(l))
+}
