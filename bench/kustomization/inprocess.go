@@ -43,7 +43,12 @@ func startInProcess(c config, env *testenv.Env, work string) (stop func(), metri
 	cfg := *env.Config
 	cfg.QPS, cfg.Burst = opts.KubeAPIQPS, opts.KubeAPIBurst
 	ctrl.SetLogger(runtime.NewLogger("error", "console"))
-	mgr, err := ctrl.NewManager(&cfg, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: opts.MetricsAddr}})
+	cacheOpts, err := opts.CacheOptions("")
+	if err != nil {
+		return nil, "", err
+	}
+	mgr, err := ctrl.NewManager(&cfg, ctrl.Options{Scheme: env.Scheme, Cache: cacheOpts, Client: runtime.ClientOptions(),
+		Metrics: metricsserver.Options{BindAddress: opts.MetricsAddr}})
 	if err != nil {
 		return nil, "", err
 	}

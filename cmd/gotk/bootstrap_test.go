@@ -53,7 +53,12 @@ func bootstrapCluster(t *testing.T) *localcluster.Cluster {
 	opts := runtime.DefaultOptions()
 	opts.StoragePath = filepath.Join(dir, "storage")
 	opts.StorageAddr, opts.StorageAdvAddr = addr, addr
+	cacheOpts, err := opts.CacheOptions("")
+	if err != nil {
+		t.Fatal(err)
+	}
 	mgr, err := ctrl.NewManager(c.Config, ctrl.Options{Scheme: c.Scheme, Logger: ctrl.Log.WithName("bootstrap-test"),
+		Cache: cacheOpts, Client: runtime.ClientOptions(),
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		// The two tests each run the controllers, in one process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)}})

@@ -80,6 +80,44 @@ data:
 	eventually(t, "region us", func() bool { v, _ := cmValue(t, ns, "subst", "region"); return v == "us" })
 }
 
+// A ConfigMap or Secret of substituteFrom that carries the watch label
+// reconciles the Kustomization as soon as its data changes, without a
+// request and long before the interval (an hour here); labelling one
+// later has the same effect.
+func TestWatchedSubstituteFrom(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t)
+	watched := map[string]string{meta.WatchLabel: meta.WatchLabelEnabled}
+	vars := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "vars", Namespace: ns, Labels: watched}, Data: map[string]string{"region": "eu"}}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "secret-vars", Namespace: ns}, Data: map[string][]byte{"tier": []byte("gold")}}
+	create(t, vars, secret)
+	r := newRepo(t, ns, map[string]string{
+		"deploy/subst.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: subst\n  namespace: " + ns + "\ndata:\n  region: ${region}\n  tier: ${tier}\n",
+	})
+	key := newKustomization(t, ns, "app", "./deploy", func(k *kustomizev1.Kustomization) {
+		k.Spec.PostBuild = &kustomizev1.PostBuild{SubstituteFrom: []kustomizev1.SubstituteReference{
+			{Kind: "ConfigMap", Name: "vars"}, {Kind: "Secret", Name: "secret-vars"},
+		}}
+	})
+	appliedAt(t, key, r.head())
+	if v, _ := cmValue(t, ns, "subst", "region"); v != "eu" {
+		t.Fatalf("region = %q", v)
+	}
+
+	vars.Data["region"] = "us"
+	if err := env.Client.Update(context.Background(), vars); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the watched ConfigMap's new value applied", func() bool { v, _ := cmValue(t, ns, "subst", "region"); return v == "us" })
+
+	secret.Labels = watched
+	secret.Data["tier"] = []byte("platinum")
+	if err := env.Client.Update(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the newly labelled Secret's value applied", func() bool { v, _ := cmValue(t, ns, "subst", "tier"); return v == "platinum" })
+}
+
 // targetNamespace, namePrefix, commonMetadata, patches (strategic merge
 // and JSON 6902) and images, through the controller.
 func TestBuildTransforms(t *testing.T) {

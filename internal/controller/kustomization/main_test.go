@@ -157,9 +157,17 @@ func startManagers(ctx context.Context, wg *sync.WaitGroup, e *testenv.Env) erro
 	return nil
 }
 
+// newManager makes a manager with gotk-controller's cache and client
+// settings (labelled ConfigMaps and Secrets cached, none read from it).
 func newManager(e *testenv.Env) (ctrl.Manager, error) {
+	cacheOpts, err := runtime.DefaultOptions().CacheOptions("")
+	if err != nil {
+		return nil, err
+	}
 	return ctrl.NewManager(e.Config, ctrl.Options{
 		Scheme:     e.Scheme,
+		Cache:      cacheOpts,
+		Client:     runtime.ClientOptions(),
 		Metrics:    metricsserver.Options{BindAddress: "0"},
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})

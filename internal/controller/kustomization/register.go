@@ -8,6 +8,7 @@ import (
 
 	"github.com/gotk-dev/gotk/internal/artifact"
 	"github.com/gotk-dev/gotk/internal/controller"
+	"github.com/gotk-dev/gotk/internal/runtime"
 )
 
 // Setup adds the Kustomization reconciler to mgr, with an artifact cache
@@ -36,6 +37,8 @@ func Setup(mgr ctrl.Manager, deps controller.Deps) error {
 		Recorder:  deps.Recorder,
 		Metrics:   deps.Metrics,
 		Options:   deps.Options,
+
+		StrictSubstitutions: deps.Options.Feature(runtime.StrictPostBuildSubstitutions),
 	}
 	return r.SetupWithManager(mgr)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -31,6 +32,9 @@ import (
 const (
 	sourceIndex    = ".spec.sourceRef"
 	dependsOnIndex = ".spec.dependsOn"
+	// configIndex: the ConfigMaps and Secrets of substituteFrom
+	// ("Kind/namespace/name").
+	configIndex = ".spec.postBuild.substituteFrom"
 )
 
 // SetupWithManager registers the reconciler, its indexes and watches.
@@ -81,7 +85,82 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return r.consumers(ctx, kind, o)
 		}), builder.WithPredicates(runtime.ArtifactChangedPredicate{}))
 	}
+	if !r.Options.DisableConfigWatchers {
+		if err := indexer.IndexField(ctx, &kustomizev1.Kustomization{}, configIndex, func(o client.Object) []string {
+			k := o.(*kustomizev1.Kustomization)
+			if k.Spec.PostBuild == nil {
+				return nil
+			}
+			keys := make([]string, 0, len(k.Spec.PostBuild.SubstituteFrom))
+			for _, ref := range k.Spec.PostBuild.SubstituteFrom {
+				keys = append(keys, sourceKey(ref.Kind, k.Namespace, ref.Name))
+			}
+			return keys
+		}); err != nil {
+			return fmt.Errorf("index %s: %w", configIndex, err)
+		}
+		for _, cfg := range []client.Object{&corev1.ConfigMap{}, &corev1.Secret{}} {
+			kind := "ConfigMap"
+			if _, ok := cfg.(*corev1.Secret); ok {
+				kind = "Secret"
+			}
+			b = b.Watches(cfg, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+				return r.configUsers(ctx, kind, o)
+			}), builder.WithPredicates(configChanged{opts: r.Options}))
+		}
+	}
 	return b.Complete(r)
+}
+
+// configUsers lists the Kustomizations whose substituteFrom names a
+// watched ConfigMap or Secret that changed.
+func (r *Reconciler) configUsers(ctx context.Context, kind string, o client.Object) []reconcile.Request {
+	list := &kustomizev1.KustomizationList{}
+	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()),
+		client.MatchingFields{configIndex: sourceKey(kind, o.GetNamespace(), o.GetName())}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, k := range list.Items {
+		if r.selects(&k) && !k.Spec.Suspend {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&k)})
+		}
+	}
+	return reqs
+}
+
+// configChanged passes the ConfigMaps and Secrets that carry the watch
+// label (--watch-configs-label-selector) when they appear, go, or change
+// their data or labels; a change to annotations alone passes nothing.
+type configChanged struct {
+	predicate.Funcs
+	opts runtime.Options
+}
+
+func (p configChanged) Create(e event.CreateEvent) bool {
+	return p.opts.WatchesConfig(e.Object.GetLabels())
+}
+func (p configChanged) Delete(e event.DeleteEvent) bool {
+	return p.opts.WatchesConfig(e.Object.GetLabels())
+}
+func (configChanged) Generic(event.GenericEvent) bool { return false }
+
+func (p configChanged) Update(e event.UpdateEvent) bool {
+	if !p.opts.WatchesConfig(e.ObjectNew.GetLabels()) {
+		return false
+	}
+	if !p.opts.WatchesConfig(e.ObjectOld.GetLabels()) {
+		return true // just labelled: its values may be new to the watchers
+	}
+	switch n := e.ObjectNew.(type) {
+	case *corev1.ConfigMap:
+		o, ok := e.ObjectOld.(*corev1.ConfigMap)
+		return !ok || !equality.Semantic.DeepEqual(o.Data, n.Data) || !equality.Semantic.DeepEqual(o.BinaryData, n.BinaryData)
+	case *corev1.Secret:
+		o, ok := e.ObjectOld.(*corev1.Secret)
+		return !ok || !equality.Semantic.DeepEqual(o.Data, n.Data) || !equality.Semantic.DeepEqual(o.StringData, n.StringData)
+	}
+	return true
 }
 
 func sourceKind(o client.Object) string {
