@@ -50,8 +50,9 @@ type Manager struct {
 	// or a wait. Zero means DefaultConcurrency.
 	Concurrency int
 
-	// PollInterval is how often Wait reads the objects it waits for. Zero
-	// means DefaultPollInterval.
+	// PollInterval is the longest time between two reads of the objects
+	// Wait waits for (the first comes after 250ms, and the delay doubles
+	// up to it). Zero means DefaultPollInterval.
 	PollInterval time.Duration
 }
 

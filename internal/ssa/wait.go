@@ -65,7 +65,13 @@ func (e *HealthError) Error() string {
 // Unwrap returns the context error, if any.
 func (e *HealthError) Unwrap() error { return e.Err }
 
-// Wait polls the objects every PollInterval until all are Current (as
+// firstPoll is how soon Wait reads the objects again after the first
+// read; the delay then doubles up to PollInterval, so that objects that
+// become ready within a second (most, once applied) are seen at once,
+// and slow ones cost one read per PollInterval.
+const firstPoll = 250 * time.Millisecond
+
+// Wait polls the objects until all are Current (as
 // kstatus computes it, or as the custom health check of their kind says),
 // and returns a *HealthError as soon as one has Failed, when timeout runs
 // out, or when ctx is cancelled (as the reconciler does when a new
@@ -85,8 +91,9 @@ func (m *Manager) Wait(ctx context.Context, refs []ObjectRef, timeout time.Durat
 		last[r.ID()] = ObjectStatus{Ref: r, Status: status.UnknownStatus, Message: notChecked}
 	}
 	pending := append([]ObjectRef(nil), refs...)
-	ticker := time.NewTicker(m.pollInterval())
-	defer ticker.Stop()
+	delay := min(firstPoll, m.pollInterval())
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
 	for {
 		var mu sync.Mutex
 		forEach(ctx, m.concurrency(), pending, func(ctx context.Context, r ObjectRef) {
@@ -124,11 +131,13 @@ func (m *Manager) Wait(ctx context.Context, refs []ObjectRef, timeout time.Durat
 		if len(pending) == 0 {
 			return nil
 		}
+		timer.Reset(delay)
 		select {
 		case <-ctx.Done():
 			return &HealthError{Objects: sortStatuses(still), Err: ctx.Err()}
-		case <-ticker.C:
+		case <-timer.C:
 		}
+		delay = min(2*delay, m.pollInterval())
 	}
 }
 
