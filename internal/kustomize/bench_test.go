@@ -139,3 +139,63 @@ func BenchmarkBuild5000Plain(b *testing.B) {
 		}
 	}
 }
+
+// writeSmallApp writes the four objects of the many-Kustomizations
+// scenario (a ServiceAccount, a ConfigMap, a Service and a Deployment) as
+// a plain directory.
+func writeSmallApp(b testing.TB, dir string) {
+	b.Helper()
+	app := filepath.Join(dir, "app")
+	if err := os.MkdirAll(app, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	files := map[string]string{
+		"sa.yaml":        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app\n",
+		"configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  greeting: hello\n",
+		"service.yaml":   "apiVersion: v1\nkind: Service\nmetadata:\n  name: app\nspec:\n  selector:\n    app: app\n  ports:\n    - port: 80\n      targetPort: 8080\n",
+		"deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: app\n" +
+			"  template:\n    metadata:\n      labels:\n        app: app\n    spec:\n      serviceAccountName: app\n      containers:\n        - name: app\n          image: nginx:1.27\n          envFrom:\n            - configMapRef:\n                name: app\n",
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(app, name), []byte(data), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBuildTargetNamespace4 builds a plain directory of four objects
+// with only spec.targetNamespace set, as each Kustomization of the
+// many-Kustomizations benchmark does.
+func BenchmarkBuildTargetNamespace4(b *testing.B) {
+	root := b.TempDir()
+	writeSmallApp(b, root)
+	spec := &kustomizev1.KustomizationSpec{Path: "app", TargetNamespace: "tenant-1"}
+	b.ReportAllocs()
+	for b.Loop() {
+		objs, err := Build(context.Background(), root, spec, BuildOptions{NoRemoteBases: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(objs) != 4 {
+			b.Fatalf("built %d objects, want 4", len(objs))
+		}
+	}
+}
+
+// BenchmarkBuildTargetNamespace2000 builds a plain directory of 2,000
+// objects with only spec.targetNamespace set.
+func BenchmarkBuildTargetNamespace2000(b *testing.B) {
+	root := b.TempDir()
+	writeScaledArtifact(b, root, 2000, false)
+	spec := &kustomizev1.KustomizationSpec{Path: "app", TargetNamespace: "tenant-1"}
+	b.ReportAllocs()
+	for b.Loop() {
+		objs, err := Build(context.Background(), root, spec, BuildOptions{NoRemoteBases: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(objs) != 2000 {
+			b.Fatalf("built %d objects, want 2000", len(objs))
+		}
+	}
+}

@@ -63,15 +63,28 @@ func Build(ctx context.Context, root string, spec *kustomizev1.KustomizationSpec
 		if kus, err = generateKustomization(ctx, c, dir); err != nil {
 			return nil, err
 		}
-		if files, ok := plainFiles(c, dir, kus); ok && !specChangesKustomization(spec) {
-			objs, err := decodePlain(c, files)
-			if err != nil {
-				return nil, err
+		if files, ok := plainFiles(c, dir, kus); ok && (!specChangesKustomization(spec) || onlyTargetNamespace(spec)) {
+			var objs []*unstructured.Unstructured
+			built := false
+			if spec.TargetNamespace == "" {
+				if objs, err = decodePlain(c, files); err != nil {
+					return nil, err
+				}
+				built = !steersKustomize(objs)
+			} else if objs, built = buildPlain(c, files, spec.TargetNamespace); !built {
+				// Name the file (and line) of a broken manifest or of
+				// duplicates, which decodePlain does better than kustomize.
+				if _, err := decodePlain(c, files); err != nil {
+					return nil, err
+				}
 			}
-			if cm := spec.CommonMetadata; cm != nil {
-				setCommonMetadata(objs, cm)
+			if built {
+				if cm := spec.CommonMetadata; cm != nil {
+					setCommonMetadata(objs, cm)
+				}
+				return objs, nil
 			}
-			return objs, nil
+			// Otherwise kustomize must run after all.
 		}
 	} else {
 		file := filepath.Join(dir, name)

@@ -40,6 +40,26 @@
 //     github.com path, http(s) file) is refused with its URL before
 //     kustomize could start git or an HTTP download.
 //   - Only kustomize's builtin plugins run; Helm chart inflation is off.
+//   - A plain directory (a generated kustomization whose resources are
+//     all files) skips the kustomize build when the spec changes nothing
+//     but commonMetadata and targetNamespace: its files are read with
+//     kustomize's resource factory (so values read as in kustomize and
+//     Flux: YAML 1.2, where yes and on are strings), and, with a
+//     targetNamespace, moved with kustomize's own code:
+//     its namespace transformer (metadata.namespace of namespaced kinds,
+//     the name of a Namespace, the service namespace of an APIService and
+//     of a CRD conversion webhook, role binding subjects named "default")
+//     and its name-reference filter for the references that carry a
+//     namespace (role binding subjects, webhook services), with the field
+//     lists of kustomize's default configuration. Each object is moved on
+//     its own and identities are checked with a map, so this costs the
+//     object count where a build costs its square. An object with an
+//     annotation that steers kustomize (config.kubernetes.io/...,
+//     kustomize.config.k8s.io/...), two objects with one identity before
+//     or after the move, or anything kustomize fails on sends the
+//     directory to a full build, which gives the result or the error.
+//     It holds the lock that serialises kustomize, whose notion of which
+//     kinds are cluster-scoped lives in package state.
 //
 // # Substitution
 //

@@ -3,11 +3,13 @@ package kustomize
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 
+	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	kustypes "sigs.k8s.io/kustomize/api/types"
@@ -36,7 +38,9 @@ func plainFiles(c *confinedFS, dir string, kus *kustypes.Kustomization) ([]strin
 }
 
 // decodePlain reads the objects of files in order, refusing two objects
-// with the same identity as kustomize does.
+// with the same identity as kustomize does; its errors name the file and
+// line of a broken manifest and both files of a duplicate, where
+// kustomize's do not.
 func decodePlain(c *confinedFS, files []string) ([]*unstructured.Unstructured, error) {
 	var objs []*unstructured.Unstructured
 	seen := map[string]string{}
@@ -73,8 +77,8 @@ func decodeFile(c *confinedFS, f string, data []byte, objs []*unstructured.Unstr
 			if len(bytes.TrimSpace(doc)) == 0 {
 				continue
 			}
-			u := &unstructured.Unstructured{}
-			if err := utilyaml.Unmarshal(doc, &u.Object); err != nil {
+			u, err := decodeDocument(doc)
+			if err != nil {
 				return nil, fmt.Errorf("%s: %w", c.rel(f), err)
 			}
 			if len(u.Object) == 0 {
@@ -102,4 +106,26 @@ func decodeFile(c *confinedFS, f string, data []byte, objs []*unstructured.Unstr
 		}
 	}
 	return objs, nil
+}
+
+// decodeDocument reads one YAML document as kustomize reads it: YAML 1.2
+// (yes, on and off are strings; 0755 is a decimal number), through JSON,
+// so that numbers are int64 or float64 as in any object read from JSON.
+func decodeDocument(doc []byte) (*unstructured.Unstructured, error) {
+	var m map[string]any
+	if err := yaml.Unmarshal(doc, &m); err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{}
+	if len(m) == 0 {
+		return u, nil
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := u.UnmarshalJSON(data); err != nil {
+		return nil, err
+	}
+	return u, nil
 }

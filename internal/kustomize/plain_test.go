@@ -108,3 +108,83 @@ func TestPlainBuildRefusesDuplicates(t *testing.T) {
 		t.Errorf("err = %v, want one naming a.yaml and b.yaml", err)
 	}
 }
+
+// Values read as kustomize (and so Flux) reads them: YAML 1.2, where yes,
+// on and off are strings and 0755 is decimal; an object kustomize drops
+// (local-config) is dropped, through kustomize itself.
+func TestPlainBuildReadsYAMLAsKustomize(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"flags.yaml":    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: flags\n  namespace: ns\ndata:\n  enabled: yes\n  legacy: off\n",
+		"workflow.yaml": "apiVersion: example.com/v1\nkind: Workflow\nmetadata:\n  name: ci\n  namespace: ns\nspec:\n  on: push\n  mode: 0755\n  when: 2024-01-02\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Build(context.Background(), root, &kustomizev1.KustomizationSpec{}, BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*unstructured.Unstructured{}
+	for _, o := range got {
+		byName[o.GetName()] = o
+	}
+	if v, _, _ := unstructured.NestedString(byName["flags"].Object, "data", "enabled"); v != "yes" {
+		t.Errorf("data.enabled = %q, want the string yes", v)
+	}
+	if v, _, _ := unstructured.NestedString(byName["flags"].Object, "data", "legacy"); v != "off" {
+		t.Errorf("data.legacy = %q, want the string off", v)
+	}
+	spec, _, _ := unstructured.NestedMap(byName["ci"].Object, "spec")
+	if spec["on"] != "push" {
+		t.Errorf("spec has %v, want the key on", spec)
+	}
+
+	// The same as kustomize itself, local-config included.
+	local := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local\n  annotations:\n    config.kubernetes.io/local-config: \"true\"\n"
+	if err := os.WriteFile(filepath.Join(root, "local.yaml"), []byte(local), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err = Build(context.Background(), root, &kustomizev1.KustomizationSpec{}, BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := kustomizeBuild(t, root, ".")
+	if diff := cmp.Diff(objectDumps(want), objectDumps(got)); diff != "" {
+		t.Errorf("plain build differs from kustomize (-kustomize +plain):\n%s", diff)
+	}
+	for _, o := range got {
+		if o.GetName() == "local" {
+			t.Error("a local-config object was built")
+		}
+	}
+}
+
+// kustomizeBuild runs kustomize itself on the generated kustomization of
+// path under root.
+func kustomizeBuild(t *testing.T, root, path string) []*unstructured.Unstructured {
+	t.Helper()
+	real, _ := filepath.EvalSymlinks(root)
+	c := newConfinedFS(real, false)
+	dir := filepath.Join(real, path)
+	kus, err := generateKustomization(context.Background(), c, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := yaml.Marshal(kus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.override(filepath.Join(dir, "kustomization.yaml"), data)
+	m, err := runKustomize(c, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := toUnstructured(m.Resources())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
