@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 )
@@ -73,16 +72,7 @@ func TestPlainBuildMatchesKustomize(t *testing.T) {
 	if _, ok := plainFiles(c, dir, kus); !ok {
 		t.Fatal("a plain directory did not take the plain path")
 	}
-	data, err := yaml.Marshal(kus)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.override(filepath.Join(dir, "kustomization.yaml"), data)
-	m, err := runKustomize(c, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := toUnstructured(m.Resources())
+	want, err := krustyBuild(t, root, &kustomizev1.KustomizationSpec{Path: "apps"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +141,10 @@ func TestPlainBuildReadsYAMLAsKustomize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := kustomizeBuild(t, root, ".")
+	want, err := krustyBuild(t, root, &kustomizev1.KustomizationSpec{Path: "."})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if diff := cmp.Diff(objectDumps(want), objectDumps(got)); diff != "" {
 		t.Errorf("plain build differs from kustomize (-kustomize +plain):\n%s", diff)
 	}
@@ -160,31 +153,4 @@ func TestPlainBuildReadsYAMLAsKustomize(t *testing.T) {
 			t.Error("a local-config object was built")
 		}
 	}
-}
-
-// kustomizeBuild runs kustomize itself on the generated kustomization of
-// path under root.
-func kustomizeBuild(t *testing.T, root, path string) []*unstructured.Unstructured {
-	t.Helper()
-	real, _ := filepath.EvalSymlinks(root)
-	c := newConfinedFS(real, false)
-	dir := filepath.Join(real, path)
-	kus, err := generateKustomization(context.Background(), c, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := yaml.Marshal(kus)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.override(filepath.Join(dir, "kustomization.yaml"), data)
-	m, err := runKustomize(c, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := toUnstructured(m.Resources())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return objs
 }
