@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -40,6 +42,7 @@ type bootstrapFlags struct {
 	authorName, authorEmail         string
 	timeout                         time.Duration
 	install                         install.Options
+	silent                          bool
 }
 
 func newBootstrapCmd(c *cli) *cobra.Command {
@@ -83,14 +86,21 @@ Running bootstrap again is safe: nothing is committed when the manifests are
 the same, and a newer gotk or other install flags upgrade the manifests in Git
 and in the cluster. Pass the install flags (--components...) again each time.
 
-Credentials: an ssh:// URL needs --private-key-file, used both to push and,
-in the Secret, by the GitRepository; the server's host key is scanned and
-stored in known_hosts. An https:// URL takes --username/--password (a token as
-password works with most servers) or --bearer-token, and --ca-file for a
-private CA. Secret values are never printed.`,
+Credentials: an ssh:// URL uses one key both to push and, in the Secret, for
+the GitRepository: --private-key-file; without it, the key that the Secret
+holds from an earlier bootstrap; without either, a new ed25519 key, whose
+public half bootstrap prints and asks you to add to the repository as a deploy
+key with write access before it pushes (--silent does not ask). The server's
+host key is scanned and stored in known_hosts. An https:// URL takes
+--username/--password (a token as password works with most servers) or
+--bearer-token, and --ca-file for a private CA. Secret values are never
+printed.`,
 		Example: `  # Over SSH, with a deploy key that has write access
   gotk bootstrap git --url=ssh://git@github.com/org/fleet --branch=main \
     --path=clusters/prod --private-key-file=./id_ed25519
+
+  # Over SSH with a new deploy key: bootstrap prints it and waits for a y
+  gotk bootstrap git --url=ssh://git@github.com/org/fleet --path=clusters/dev
 
   # Over HTTPS with a token
   gotk bootstrap git --url=https://git.example.com/org/fleet.git \
@@ -111,7 +121,8 @@ private CA. Secret values are never printed.`,
 	fl.StringVarP(&f.username, "username", "u", "", "Basic auth user name (HTTPS).")
 	fl.StringVarP(&f.password, "password", "p", "", "Basic auth password or token (HTTPS), or the passphrase of --private-key-file (SSH).")
 	fl.StringVar(&f.bearerToken, "bearer-token", "", "Bearer token (HTTPS).")
-	fl.StringVar(&f.privateKeyFile, "private-key-file", "", "Private key with write access to the repository (SSH).")
+	fl.StringVar(&f.privateKeyFile, "private-key-file", "", "Private key with write access to the repository (SSH); without it, the key of the Secret from an earlier bootstrap, or a new one to add as a deploy key.")
+	fl.BoolVar(&f.silent, "silent", false, "Do not ask whether a newly generated deploy key was added to the repository.")
 	fl.StringVar(&f.caFile, "ca-file", "", "PEM file of the CA that signed the Git server's certificate (HTTPS).")
 	fl.StringVar(&f.secretName, "secret-name", "", "Name of the Secret with the Git credentials (default: the namespace's name).")
 	fl.DurationVar(&f.interval, "interval", time.Minute, "How often the GitRepository looks for new commits.")
@@ -138,7 +149,9 @@ type bootstrapPlan struct {
 
 // plan checks the flags and builds everything bootstrap writes, before
 // it touches Git or the cluster.
-func (f *bootstrapFlags) plan(ctx context.Context, namespace string) (*bootstrapPlan, error) {
+// check checks the flags that need nothing but themselves, and returns
+// the parsed URL.
+func (f *bootstrapFlags) check(namespace string) (*url.URL, error) {
 	if f.url == "" {
 		return nil, errors.New("--url is required: the Git repository to bootstrap, such as ssh://git@github.com/org/fleet")
 	}
@@ -149,8 +162,34 @@ func (f *bootstrapFlags) plan(ctx context.Context, namespace string) (*bootstrap
 	if _, set := u.User.Password(); set {
 		return nil, errors.New("--url must not carry a password: use --username and --password")
 	}
-	if u.Scheme == "ssh" && f.privateKeyFile == "" {
-		return nil, errors.New("an ssh:// URL needs --private-key-file: a key with write access to the repository, which the cluster then uses to read it")
+	if _, err := bootstrapDir(f.path, namespace); err != nil {
+		return nil, err
+	}
+	if f.interval <= 0 {
+		return nil, errors.New("--interval must be positive, such as 1m")
+	}
+	if f.timeout <= 0 {
+		return nil, errors.New("--timeout must be positive, such as 5m")
+	}
+	return u, nil
+}
+
+// secretNameOr is --secret-name, or the namespace's name.
+func (f *bootstrapFlags) secretNameOr(namespace string) string {
+	if f.secretName != "" {
+		return f.secretName
+	}
+	return namespace
+}
+
+// plan builds everything bootstrap writes, before it touches Git or the
+// cluster. existing is the SSH key the cluster's Secret holds already, if
+// any: without --private-key-file it is used again, so that a second
+// bootstrap keeps the deploy key the repository knows.
+func (f *bootstrapFlags) plan(ctx context.Context, namespace string, existing []byte) (*bootstrapPlan, error) {
+	u, err := f.check(namespace)
+	if err != nil {
+		return nil, err
 	}
 	dir, err := bootstrapDir(f.path, namespace)
 	if err != nil {
@@ -164,29 +203,20 @@ func (f *bootstrapFlags) plan(ctx context.Context, namespace string) (*bootstrap
 	if p.components, err = p.manifests.YAML(); err != nil {
 		return nil, err
 	}
-	secretName := f.secretName
-	if secretName == "" {
-		secretName = namespace
-	}
+	secretName := f.secretNameOr(namespace)
 	if err := validateName("Secret", secretName); err != nil {
 		return nil, fmt.Errorf("--secret-name: %w", err)
 	}
 	hasCredentials := f.username != "" || f.password != "" || f.bearerToken != "" || f.privateKeyFile != "" || f.caFile != ""
 	if hasCredentials || u.Scheme == "ssh" {
 		sf := &secretGitFlags{url: f.url, username: f.username, password: f.password, bearerToken: f.bearerToken,
-			privateKeyFile: f.privateKeyFile, caFile: f.caFile, timeout: 30 * time.Second}
+			privateKeyFile: f.privateKeyFile, caFile: f.caFile, timeout: 30 * time.Second, identity: existing}
 		if p.secret, err = buildGitSecret(ctx, sf, secretName, namespace); err != nil {
 			return nil, err
 		}
 		if p.auth, err = git.AuthFromSecret(p.secret.secret.Data); err != nil {
 			return nil, err
 		}
-	}
-	if f.interval <= 0 {
-		return nil, errors.New("--interval must be positive, such as 1m")
-	}
-	if f.timeout <= 0 {
-		return nil, errors.New("--timeout must be positive, such as 5m")
 	}
 	p.source = &sourcev1.GitRepository{
 		TypeMeta:   metav1.TypeMeta{APIVersion: sourcev1.GroupVersion.String(), Kind: sourcev1.GitRepositoryKind},
@@ -261,12 +291,10 @@ func (p *bootstrapPlan) files(b *git.Branch) (map[string][]byte, error) {
 func runBootstrapGit(cmd *cobra.Command, c *cli, f *bootstrapFlags) error {
 	ctx := cmd.Context()
 	p := c.status
-	plan, err := f.plan(ctx, c.namespace())
+	namespace := c.namespace()
+	u, err := f.check(namespace)
 	if err != nil {
 		return err
-	}
-	if plan.secret != nil && plan.secret.hostKey != "" {
-		p.ok("scanned the host key of %s", plan.secret.hostKey)
 	}
 	// The cluster must be reachable before anything is pushed.
 	cl, info, err := c.connect()
@@ -275,6 +303,34 @@ func runBootstrapGit(cmd *cobra.Command, c *cli, f *bootstrapFlags) error {
 	}
 	if _, err := checkServerVersion(info); err != nil {
 		return err
+	}
+	var existing []byte
+	if u.Scheme == "ssh" && f.privateKeyFile == "" {
+		if existing, err = secretIdentity(ctx, cl, namespace, f.secretNameOr(namespace)); err != nil {
+			return err
+		}
+	}
+	plan, err := f.plan(ctx, namespace, existing)
+	if err != nil {
+		return err
+	}
+	if plan.secret != nil && plan.secret.hostKey != "" {
+		p.ok("scanned the host key of %s", plan.secret.hostKey)
+	}
+	if len(existing) > 0 {
+		p.ok("using the SSH key of Secret %s/%s again", namespace, plan.secret.secret.Name)
+	}
+	if plan.secret != nil && plan.secret.deployKey != "" {
+		p.step("generated an SSH key for the cluster; add it to the repository as a deploy key with write access:\n%s", plan.secret.deployKey)
+		if !f.silent {
+			ok, err := confirm(c, "Has the key been added, with write access?")
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return errors.New("cancelled: nothing was pushed or installed; run bootstrap again and answer y once the key is added, or pass --private-key-file")
+			}
+		}
 	}
 
 	revision, err := pushManifests(ctx, c, f, plan)
@@ -311,6 +367,20 @@ func runBootstrapGit(cmd *cobra.Command, c *cli, f *bootstrapFlags) error {
 	}
 	p.ok("bootstrap finished: the cluster syncs %s (branch %s, path %s)", redactedURL(f.url), f.branch, plan.sync.Spec.Path)
 	return nil
+}
+
+// secretIdentity returns the SSH private key that the Secret holds, or
+// nil when there is no such Secret or key.
+func secretIdentity(ctx context.Context, cl client.Client, namespace, name string) ([]byte, error) {
+	secret := &corev1.Secret{}
+	err := cl.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, secret)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read Secret %s/%s for its SSH key: %w", namespace, name, err)
+	}
+	return secret.Data[git.IdentityKey], nil
 }
 
 // pushManifests commits the generated files when they changed, pushes,

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -277,6 +279,71 @@ func TestBootstrapGitSSH(t *testing.T) {
 	}
 	checkSynced(t, c, bare)
 
+	// Without --private-key-file, the key the Secret holds is used again.
+	r = kgotkWith(t, c.Kubeconfig, "", "bootstrap", "git", "--url="+srv.RepoURL("fleet.git"), "--path=./clusters/prod",
+		"--components=source,kustomize", "--timeout=3m")
+	if r.code != 0 || !strings.Contains(r.stderr, "using the SSH key of Secret gotk-system/gotk-system again") ||
+		!strings.Contains(r.stderr, "nothing to commit") || strings.Contains(r.stderr, "[y/N]") {
+		t.Fatalf("a second bootstrap without a key file must reuse the Secret's key:\n%s", r)
+	}
+
+	// With a Secret that does not exist yet and no key file, a new key is
+	// made and offered as a deploy key: declined, nothing happens.
+	fresh := []string{"bootstrap", "git", "--url=" + srv.RepoURL("fleet.git"), "--path=./clusters/prod",
+		"--components=source,kustomize", "--timeout=3m", "--secret-name=fresh", "--kubeconfig=" + c.Kubeconfig}
+	before := commitCount(t, bare)
+	var out, errOut bytes.Buffer
+	if code := run(fresh, strings.NewReader("n\n"), &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "cancelled: nothing was pushed or installed") {
+		t.Fatalf("a declined deploy key must stop bootstrap: exit %d\n%s", code, errOut.String())
+	}
+	if err := c.Client.Get(context.Background(), types.NamespacedName{Namespace: "gotk-system", Name: "fresh"}, &corev1.Secret{}); err == nil {
+		t.Fatal("a declined bootstrap created the Secret")
+	}
+	if commitCount(t, bare) != before {
+		t.Fatal("a declined bootstrap pushed")
+	}
+
+	// Accepted once the key is on the server: pushed with it, and the
+	// cluster reads with it.
+	stdin, answer := io.Pipe()
+	errBuf := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- runContext(context.Background(), fresh, stdin, &bytes.Buffer{}, errBuf) }()
+	var deployKey ssh.PublicKey
+	eventually(t, "the deploy key offered", func() bool {
+		for _, line := range strings.Split(errBuf.String(), "\n") {
+			if strings.HasPrefix(line, "ssh-ed25519 ") && strings.Contains(errBuf.String(), "[y/N]") {
+				k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+				deployKey = k
+				return err == nil
+			}
+		}
+		return false
+	}, errBuf.String)
+	srv.Authorize(deployKey)
+	if _, err := answer.Write([]byte("y\n")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("bootstrap with a new deploy key: exit %d\n%s", code, errBuf.String())
+		}
+	case <-time.After(4 * time.Minute):
+		t.Fatalf("bootstrap with a new deploy key did not finish:\n%s", errBuf.String())
+	}
+	secret := &corev1.Secret{}
+	if err := c.Client.Get(context.Background(), types.NamespacedName{Namespace: "gotk-system", Name: "fresh"}, secret); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _, _, err := ssh.ParseAuthorizedKey(secret.Data["identity.pub"]); err != nil || !bytes.Equal(got.Marshal(), deployKey.Marshal()) {
+		t.Fatalf("the Secret does not hold the offered key: %v", err)
+	}
+	if sync, _ := repoFile(t, bare, "clusters/prod/gotk-system/gotk-sync.yaml"); !strings.Contains(sync, "name: fresh") {
+		t.Fatalf("gotk-sync.yaml does not name the new Secret:\n%s", sync)
+	}
+	checkSynced(t, c, bare)
+
 	// A key without access: a clear error, and the cluster keeps the
 	// Secret with the key that works.
 	stranger := gs.Must[*gs.SSHKey](t)(gs.NewSSHKey(t.TempDir()))
@@ -288,7 +355,7 @@ func TestBootstrapGitSSH(t *testing.T) {
 		!strings.Contains(r.stderr, "SSH public key was not accepted") {
 		t.Fatalf("a key without access must fail with the reason:\n%s", r)
 	}
-	secret := &corev1.Secret{}
+	secret = &corev1.Secret{}
 	if err := c.Client.Get(context.Background(), types.NamespacedName{Namespace: "gotk-system", Name: "gotk-system"}, secret); err != nil {
 		t.Fatal(err)
 	}

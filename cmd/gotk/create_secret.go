@@ -30,6 +30,9 @@ const maxKeyFile = 1 << 20
 type secretGitFlags struct {
 	url, username, password, bearerToken string
 	privateKeyFile, caFile               string
+	// identity is a key at hand (bootstrap: the one its Secret holds
+	// already), used when no --private-key-file is given.
+	identity []byte
 	export                               bool
 	timeout                              time.Duration
 	labels                               []string
@@ -197,7 +200,13 @@ func buildGitSecret(ctx context.Context, f *secretGitFlags, name, namespace stri
 func sshKeys(f *secretGitFlags, data map[string][]byte, gs *gitSecret) error {
 	var identity []byte
 	var pub ssh.PublicKey
-	if f.privateKeyFile == "" {
+	if f.privateKeyFile == "" && len(f.identity) > 0 {
+		signer, err := ssh.ParsePrivateKey(f.identity)
+		if err != nil {
+			return errors.New("the key already in the Secret cannot be used without its passphrase: give it with --private-key-file and --password")
+		}
+		identity, pub = f.identity, signer.PublicKey()
+	} else if f.privateKeyFile == "" {
 		if f.password != "" {
 			return errors.New("--password encrypts nothing without --private-key-file: a new key is stored unencrypted")
 		}

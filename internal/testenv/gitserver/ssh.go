@@ -45,6 +45,16 @@ type SSHServer struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	closed bool
+	// authorized holds the marshalled public keys that may log in.
+	authorized map[string]bool
+}
+
+// Authorize lets key log in from now on, as adding a deploy key to a
+// repository does.
+func (s *SSHServer) Authorize(key ssh.PublicKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.authorized[string(key.Marshal())] = true
 }
 
 // NewSSH starts an SSH Git server with a freshly generated ed25519 host key.
@@ -57,13 +67,16 @@ func NewSSH(root string, opts SSHOptions) (*SSHServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	authorized := make(map[string]bool, len(opts.AuthorizedKeys))
+	s := &SSHServer{authorized: make(map[string]bool, len(opts.AuthorizedKeys))}
 	for _, k := range opts.AuthorizedKeys {
-		authorized[string(k.Marshal())] = true
+		s.Authorize(k)
 	}
 	cfg := &ssh.ServerConfig{
 		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-			if authorized[string(key.Marshal())] {
+			s.mu.Lock()
+			ok := s.authorized[string(key.Marshal())]
+			s.mu.Unlock()
+			if ok {
 				return &ssh.Permissions{}, nil
 			}
 			return nil, fmt.Errorf("public key %s is not authorized", ssh.FingerprintSHA256(key))
@@ -74,14 +87,8 @@ func NewSSH(root string, opts SSHOptions) (*SSHServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening for the SSH git server: %w", err)
 	}
-	s := &SSHServer{
-		Root:    root,
-		Addr:    ln.Addr().String(),
-		HostKey: hostSigner.PublicKey(),
-		cfg:     cfg,
-		ln:      ln,
-		conns:   map[net.Conn]struct{}{},
-	}
+	s.Root, s.Addr, s.HostKey = root, ln.Addr().String(), hostSigner.PublicKey()
+	s.cfg, s.ln, s.conns = cfg, ln, map[net.Conn]struct{}{}
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil
