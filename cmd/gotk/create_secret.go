@@ -33,9 +33,9 @@ type secretGitFlags struct {
 	// identity is a key at hand (bootstrap: the one its Secret holds
 	// already), used when no --private-key-file is given.
 	identity []byte
-	export                               bool
-	timeout                              time.Duration
-	labels                               []string
+	export   bool
+	timeout  time.Duration
+	labels   []string
 }
 
 func newCreateSecretGitCmd(c *cli) *cobra.Command {
