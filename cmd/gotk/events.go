@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,9 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -193,58 +190,16 @@ func runEvents(cmd *cobra.Command, c *cli, f *eventsFlags) error {
 	if !f.watch {
 		return nil
 	}
-	return watchEvents(ctx, cl, opts, list.ResourceVersion, func(e *corev1.Event) error {
-		if !filter.matches(e) {
+	err = watchChanges(ctx, cl, &corev1.EventList{}, opts, list.ResourceVersion, false, func(o client.Object) error {
+		e, ok := o.(*corev1.Event)
+		if !ok || !filter.matches(e) {
 			return nil
 		}
 		t.row(eventRow(e, f.allNamespaces)...)
 		return t.flush()
 	})
-}
-
-// watchEvents calls onEvent for each event added or updated after
-// resourceVersion, until ctx ends.
-func watchEvents(ctx context.Context, cl client.WithWatch, opts []client.ListOption, resourceVersion string, onEvent func(*corev1.Event) error) error {
-	for {
-		all := append([]client.ListOption{&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: resourceVersion}}}, opts...)
-		w, err := cl.Watch(ctx, &corev1.EventList{}, all...)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("watch events: %w", err)
-		}
-		rv, err := drainEvents(ctx, w, onEvent)
-		w.Stop()
-		if err != nil || ctx.Err() != nil {
-			return err
-		}
-		resourceVersion = rv
+	if err != nil {
+		return fmt.Errorf("watch events %s: %w", where(ns), err)
 	}
-}
-
-func drainEvents(ctx context.Context, w watch.Interface, onEvent func(*corev1.Event) error) (string, error) {
-	rv := ""
-	for {
-		select {
-		case <-ctx.Done():
-			return rv, nil
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				return rv, nil
-			}
-			e, isEvent := ev.Object.(*corev1.Event)
-			switch {
-			case ev.Type == watch.Error:
-				return "", nil
-			case !isEvent:
-				continue
-			case ev.Type == watch.Added || ev.Type == watch.Modified:
-				rv = e.ResourceVersion
-				if err := onEvent(e); err != nil {
-					return rv, err
-				}
-			}
-		}
-	}
+	return nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -9,9 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -265,13 +262,27 @@ func runGet(cmd *cobra.Command, c *cli, f *getFlags, k gotkKind, name string) er
 	if !f.watch {
 		return nil
 	}
-	return watchObjects(ctx, cl, k, ns, name, rv, func(u *unstructured.Unstructured) error {
-		if !sel.matches(u) {
+	wl := &unstructured.UnstructuredList{}
+	wl.SetGroupVersionKind(k.ListGVK())
+	var wopts []client.ListOption
+	if ns != "" {
+		wopts = append(wopts, client.InNamespace(ns))
+	}
+	if name != "" {
+		wopts = append(wopts, client.MatchingFields{"metadata.name": name})
+	}
+	err = watchChanges(ctx, cl, wl, wopts, rv, true, func(o client.Object) error {
+		u, ok := o.(*unstructured.Unstructured)
+		if !ok || !sel.matches(u) {
 			return nil
 		}
 		t.row(getRow(k, u, f.allNamespaces, false)...)
 		return t.flush()
 	})
+	if err != nil {
+		return fmt.Errorf("watch %s %s: %w", k.Plural, where(ns), err)
+	}
+	return nil
 }
 
 // where says "in namespace x" or "in any namespace".
@@ -307,74 +318,6 @@ func sortObjects(items []unstructured.Unstructured) {
 		}
 		return items[i].GetName() < items[j].GetName()
 	})
-}
-
-// watchObjects calls onChange for every change of the objects of kind in
-// namespace (only the named one, if name is set) after resourceVersion,
-// until ctx ends. A watch the server closes is started again from the
-// last version seen.
-func watchObjects(ctx context.Context, cl client.WithWatch, k gotkKind, namespace, name, resourceVersion string, onChange func(*unstructured.Unstructured) error) error {
-	for {
-		list := &unstructured.UnstructuredList{}
-		list.SetGroupVersionKind(k.ListGVK())
-		raw := &metav1.ListOptions{ResourceVersion: resourceVersion, AllowWatchBookmarks: true}
-		opts := []client.ListOption{&client.ListOptions{Raw: raw}}
-		if namespace != "" {
-			opts = append(opts, client.InNamespace(namespace))
-		}
-		if name != "" {
-			opts = append(opts, client.MatchingFields{"metadata.name": name})
-		}
-		w, err := cl.Watch(ctx, list, opts...)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("watch %s %s: %w", k.Plural, where(namespace), err)
-		}
-		rv, err := drainWatch(ctx, w, onChange)
-		w.Stop()
-		if err != nil || ctx.Err() != nil {
-			return err
-		}
-		if rv != "" {
-			resourceVersion = rv
-		}
-	}
-}
-
-// drainWatch passes the watch's objects to onChange until the watch or ctx
-// ends, and returns the last resourceVersion seen.
-func drainWatch(ctx context.Context, w watch.Interface, onChange func(*unstructured.Unstructured) error) (string, error) {
-	rv := ""
-	for {
-		select {
-		case <-ctx.Done():
-			return rv, nil
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				return rv, nil
-			}
-			switch ev.Type {
-			case watch.Added, watch.Modified, watch.Deleted:
-				u, ok := ev.Object.(*unstructured.Unstructured)
-				if !ok {
-					continue
-				}
-				rv = u.GetResourceVersion()
-				if err := onChange(u); err != nil {
-					return rv, err
-				}
-			case watch.Bookmark:
-				if u, ok := ev.Object.(*unstructured.Unstructured); ok {
-					rv = u.GetResourceVersion()
-				}
-			case watch.Error:
-				// An expired resourceVersion: start again from now.
-				return "", nil
-			}
-		}
-	}
 }
 
 func runGetAll(cmd *cobra.Command, c *cli, f *getFlags) error {
