@@ -21,9 +21,9 @@ func (o Options) CacheOptions(namespace string) (cache.Options, error) {
 	if o.DisableConfigWatchers {
 		return c, nil
 	}
-	sel, err := labels.Parse(o.WatchConfigsLabelSelector)
+	sel, err := o.ConfigSelector()
 	if err != nil {
-		return c, fmt.Errorf("--watch-configs-label-selector %q: %w", o.WatchConfigsLabelSelector, err)
+		return c, err
 	}
 	c.ByObject = map[client.Object]cache.ByObject{
 		&corev1.ConfigMap{}: {Label: sel},
@@ -39,12 +39,16 @@ func ClientOptions() client.Options {
 	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.ConfigMap{}, &corev1.Secret{}}}}
 }
 
-// WatchesConfig reports whether a ConfigMap or Secret with these labels
-// is one the config watchers follow.
-func (o Options) WatchesConfig(l map[string]string) bool {
+// ConfigSelector returns the selector of the ConfigMaps and Secrets that
+// the config watchers follow: --watch-configs-label-selector, or one that
+// matches nothing with --disable-config-watchers.
+func (o Options) ConfigSelector() (labels.Selector, error) {
 	if o.DisableConfigWatchers {
-		return false
+		return labels.Nothing(), nil
 	}
 	sel, err := labels.Parse(o.WatchConfigsLabelSelector)
-	return err == nil && sel.Matches(labels.Set(l))
+	if err != nil {
+		return nil, fmt.Errorf("--watch-configs-label-selector %q: %w", o.WatchConfigsLabelSelector, err)
+	}
+	return sel, nil
 }

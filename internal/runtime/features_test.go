@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/gotk-dev/gotk/api/meta"
 )
@@ -43,7 +44,11 @@ func TestFeatureGatesFlag(t *testing.T) {
 
 func TestConfigWatchOptions(t *testing.T) {
 	o := DefaultOptions()
-	if !o.WatchesConfig(map[string]string{meta.WatchLabel: meta.WatchLabelEnabled}) || o.WatchesConfig(map[string]string{"app": "web"}) {
+	sel, err := o.ConfigSelector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sel.Matches(labels.Set{meta.WatchLabel: meta.WatchLabelEnabled}) || sel.Matches(labels.Set{"app": "web"}) {
 		t.Fatal("the default selector must match exactly the reconcile.fluxcd.io/watch=Enabled label")
 	}
 	c, err := o.CacheOptions("gotk-system")
@@ -68,7 +73,10 @@ func TestConfigWatchOptions(t *testing.T) {
 	}
 
 	o.DisableConfigWatchers = true
-	if c, _ := o.CacheOptions("x"); c.ByObject != nil || o.WatchesConfig(map[string]string{meta.WatchLabel: meta.WatchLabelEnabled}) {
+	if sel, _ = o.ConfigSelector(); sel.Matches(labels.Set{meta.WatchLabel: meta.WatchLabelEnabled}) {
+		t.Error("--disable-config-watchers must match no ConfigMap or Secret")
+	}
+	if c, _ := o.CacheOptions("x"); c.ByObject != nil {
 		t.Error("--disable-config-watchers must leave ConfigMaps and Secrets unwatched")
 	}
 	o = DefaultOptions()

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/gotk-dev/gotk/api/meta"
 )
@@ -132,7 +131,7 @@ func (o *Options) Validate() error {
 		problems = append(problems, fmt.Sprintf("--log-level must be debug, info, error or trace, not %q", o.LogLevel))
 	}
 	if !o.DisableConfigWatchers {
-		if _, err := labels.Parse(o.WatchConfigsLabelSelector); err != nil || strings.TrimSpace(o.WatchConfigsLabelSelector) == "" {
+		if _, err := o.ConfigSelector(); err != nil || strings.TrimSpace(o.WatchConfigsLabelSelector) == "" {
 			problems = append(problems, fmt.Sprintf("--watch-configs-label-selector %q is not a label selector, such as %s=%s", o.WatchConfigsLabelSelector, meta.WatchLabel, meta.WatchLabelEnabled))
 		}
 	}

@@ -81,34 +81,19 @@ func parsePointer(s string) (pointer, error) {
 }
 
 // get returns the value at p in obj.
-func (p pointer) get(obj map[string]any) (any, bool) {
-	var cur any = obj
-	for _, tok := range p {
-		switch c := cur.(type) {
-		case map[string]any:
-			v, ok := c[tok]
-			if !ok {
-				return nil, false
-			}
-			cur = v
-		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(c) {
-				return nil, false
-			}
-			cur = c[i]
-		default:
-			return nil, false
-		}
-	}
-	return cur, true
-}
+func (p pointer) get(obj map[string]any) (any, bool) { return walk(obj, p, false) }
 
 // parent returns the container holding the last token of p, creating
 // missing maps on the way when create is set.
 func (p pointer) parent(obj map[string]any, create bool) (any, bool) {
+	return walk(obj, p[:len(p)-1], create)
+}
+
+// walk follows toks from obj through maps and lists and returns what it
+// reaches; with create, a missing map key gets an empty map.
+func walk(obj map[string]any, toks []string, create bool) (any, bool) {
 	var cur any = obj
-	for _, tok := range p[:len(p)-1] {
+	for _, tok := range toks {
 		switch c := cur.(type) {
 		case map[string]any:
 			v, ok := c[tok]

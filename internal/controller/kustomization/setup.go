@@ -86,6 +86,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}), builder.WithPredicates(runtime.ArtifactChangedPredicate{}))
 	}
 	if !r.Options.DisableConfigWatchers {
+		configs, err := r.Options.ConfigSelector()
+		if err != nil {
+			return err
+		}
 		if err := indexer.IndexField(ctx, &kustomizev1.Kustomization{}, configIndex, func(o client.Object) []string {
 			k := o.(*kustomizev1.Kustomization)
 			if k.Spec.PostBuild == nil {
@@ -106,7 +110,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			}
 			b = b.Watches(cfg, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 				return r.configUsers(ctx, kind, o)
-			}), builder.WithPredicates(configChanged{opts: r.Options}))
+			}), builder.WithPredicates(configChanged{selector: configs}))
 		}
 	}
 	return b.Complete(r)
@@ -134,22 +138,22 @@ func (r *Reconciler) configUsers(ctx context.Context, kind string, o client.Obje
 // their data or labels; a change to annotations alone passes nothing.
 type configChanged struct {
 	predicate.Funcs
-	opts runtime.Options
+	selector labels.Selector
 }
 
-func (p configChanged) Create(e event.CreateEvent) bool {
-	return p.opts.WatchesConfig(e.Object.GetLabels())
+func (p configChanged) watched(o client.Object) bool {
+	return p.selector.Matches(labels.Set(o.GetLabels()))
 }
-func (p configChanged) Delete(e event.DeleteEvent) bool {
-	return p.opts.WatchesConfig(e.Object.GetLabels())
-}
-func (configChanged) Generic(event.GenericEvent) bool { return false }
+
+func (p configChanged) Create(e event.CreateEvent) bool { return p.watched(e.Object) }
+func (p configChanged) Delete(e event.DeleteEvent) bool { return p.watched(e.Object) }
+func (configChanged) Generic(event.GenericEvent) bool   { return false }
 
 func (p configChanged) Update(e event.UpdateEvent) bool {
-	if !p.opts.WatchesConfig(e.ObjectNew.GetLabels()) {
+	if !p.watched(e.ObjectNew) {
 		return false
 	}
-	if !p.opts.WatchesConfig(e.ObjectOld.GetLabels()) {
+	if !p.watched(e.ObjectOld) {
 		return true // just labelled: its values may be new to the watchers
 	}
 	switch n := e.ObjectNew.(type) {
