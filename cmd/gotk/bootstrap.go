@@ -147,31 +147,30 @@ type bootstrapPlan struct {
 	syncYAML   []byte
 }
 
-// plan checks the flags and builds everything bootstrap writes, before
-// it touches Git or the cluster.
 // check checks the flags that need nothing but themselves, and returns
-// the parsed URL.
-func (f *bootstrapFlags) check(namespace string) (*url.URL, error) {
+// the parsed URL and the directory of the generated files.
+func (f *bootstrapFlags) check(namespace string) (*url.URL, string, error) {
 	if f.url == "" {
-		return nil, errors.New("--url is required: the Git repository to bootstrap, such as ssh://git@github.com/org/fleet")
+		return nil, "", errors.New("--url is required: the Git repository to bootstrap, such as ssh://git@github.com/org/fleet")
 	}
 	u, err := url.Parse(f.url)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("--url %q is not a URL with a host, such as ssh://git@github.com/org/fleet", f.url)
+		return nil, "", fmt.Errorf("--url %q is not a URL with a host, such as ssh://git@github.com/org/fleet", f.url)
 	}
 	if _, set := u.User.Password(); set {
-		return nil, errors.New("--url must not carry a password: use --username and --password")
+		return nil, "", errors.New("--url must not carry a password: use --username and --password")
 	}
-	if _, err := bootstrapDir(f.path, namespace); err != nil {
-		return nil, err
+	dir, err := bootstrapDir(f.path, namespace)
+	if err != nil {
+		return nil, "", err
 	}
 	if f.interval <= 0 {
-		return nil, errors.New("--interval must be positive, such as 1m")
+		return nil, "", errors.New("--interval must be positive, such as 1m")
 	}
 	if f.timeout <= 0 {
-		return nil, errors.New("--timeout must be positive, such as 5m")
+		return nil, "", errors.New("--timeout must be positive, such as 5m")
 	}
-	return u, nil
+	return u, dir, nil
 }
 
 // secretNameOr is --secret-name, or the namespace's name.
@@ -182,21 +181,14 @@ func (f *bootstrapFlags) secretNameOr(namespace string) string {
 	return namespace
 }
 
-// plan builds everything bootstrap writes, before it touches Git or the
-// cluster. existing is the SSH key the cluster's Secret holds already, if
+// plan builds everything bootstrap writes into dir (from check), before
+// it touches Git or the cluster. existing is the SSH key the cluster's Secret holds already, if
 // any: without --private-key-file it is used again, so that a second
 // bootstrap keeps the deploy key the repository knows.
-func (f *bootstrapFlags) plan(ctx context.Context, namespace string, existing []byte) (*bootstrapPlan, error) {
-	u, err := f.check(namespace)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := bootstrapDir(f.path, namespace)
-	if err != nil {
-		return nil, err
-	}
+func (f *bootstrapFlags) plan(ctx context.Context, namespace, dir string, u *url.URL, existing []byte) (*bootstrapPlan, error) {
 	p := &bootstrapPlan{namespace: namespace, dir: dir}
 	f.install.Namespace = namespace
+	var err error
 	if p.manifests, err = install.Generate(f.install); err != nil {
 		return nil, err
 	}
@@ -292,7 +284,7 @@ func runBootstrapGit(cmd *cobra.Command, c *cli, f *bootstrapFlags) error {
 	ctx := cmd.Context()
 	p := c.status
 	namespace := c.namespace()
-	u, err := f.check(namespace)
+	u, dir, err := f.check(namespace)
 	if err != nil {
 		return err
 	}
@@ -310,7 +302,7 @@ func runBootstrapGit(cmd *cobra.Command, c *cli, f *bootstrapFlags) error {
 			return err
 		}
 	}
-	plan, err := f.plan(ctx, namespace, existing)
+	plan, err := f.plan(ctx, namespace, dir, u, existing)
 	if err != nil {
 		return err
 	}
