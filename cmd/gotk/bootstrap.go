@@ -357,7 +357,7 @@ func runBootstrapGit(cmd *cobra.Command, c *cli, f *bootstrapFlags) error {
 	if applied := kustomizationKind.Revision(ks); applied != revision {
 		return fmt.Errorf("Kustomization %s applied revision %s, not the pushed %s: has the branch moved? run bootstrap again", key, applied, revision)
 	}
-	p.ok("bootstrap finished: the cluster syncs %s (branch %s, path %s)", redactedURL(f.url), f.branch, plan.sync.Spec.Path)
+	p.ok("bootstrap finished: the cluster syncs %s (branch %s, path %s)", git.RedactURL(f.url), f.branch, plan.sync.Spec.Path)
 	return nil
 }
 
@@ -384,7 +384,7 @@ func pushManifests(ctx context.Context, c *cli, f *bootstrapFlags, plan *bootstr
 		return "", err
 	}
 	defer os.RemoveAll(work)
-	p.step("cloning branch %s of %s", f.branch, redactedURL(f.url))
+	p.step("cloning branch %s of %s", f.branch, git.RedactURL(f.url))
 	b, err := git.OpenBranch(ctx, f.url, work, f.branch, plan.auth)
 	if err != nil {
 		return "", fmt.Errorf("bootstrap needs read and write access to the repository: %w", err)
@@ -426,16 +426,4 @@ func pushManifests(ctx context.Context, c *cli, f *bootstrapFlags, plan *bootstr
 func bootstrapSyncError(err error, plan *bootstrapPlan) error {
 	return fmt.Errorf("%w\nthe manifests are in Git and the controllers are installed; see gotk get all -n %s and gotk logs -n %s, fix the cause and run bootstrap again",
 		err, plan.namespace, plan.namespace)
-}
-
-// redactedURL drops the user info of a URL for printing.
-func redactedURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	if u.User != nil {
-		u.User = url.User(u.User.Username())
-	}
-	return u.String()
 }

@@ -82,7 +82,7 @@ func Checkout(ctx context.Context, url, dir string, o Options) (*Commit, error) 
 	if err := fetch(ctx, s, repo, refspecs, depth); err != nil {
 		var nm gogit.NoMatchingRefSpecError
 		if errors.As(err, &nm) && t.what != "" {
-			return nil, &NotFoundError{URL: redactURL(url), What: t.what}
+			return nil, &NotFoundError{URL: RedactURL(url), What: t.what}
 		}
 		return nil, err
 	}
@@ -98,12 +98,12 @@ func Checkout(ctx context.Context, url, dir string, o Options) (*Commit, error) 
 			if ref.Branch != "" {
 				what += fmt.Sprintf(" on branch %q", ref.Branch)
 			}
-			return nil, &NotFoundError{URL: redactURL(url), What: what}
+			return nil, &NotFoundError{URL: RedactURL(url), What: what}
 		}
 	} else {
 		local, err := repo.Reference(t.name, false)
 		if err != nil {
-			return nil, &NotFoundError{URL: redactURL(url), What: t.what}
+			return nil, &NotFoundError{URL: RedactURL(url), What: t.what}
 		}
 		if commit, tag, err = peel(repo, local.Hash()); err != nil {
 			return nil, fmt.Errorf("resolving %s: %w", t.what, err)
@@ -274,7 +274,7 @@ func checkSparseDirs(c *object.Commit, dirs []string, url string) error {
 	}
 	for _, d := range dirs {
 		if _, err := tree.Tree(d); err != nil {
-			return &NotFoundError{URL: redactURL(url), What: fmt.Sprintf("sparse checkout directory %q at commit %s", d, c.Hash)}
+			return &NotFoundError{URL: RedactURL(url), What: fmt.Sprintf("sparse checkout directory %q at commit %s", d, c.Hash)}
 		}
 	}
 	return nil

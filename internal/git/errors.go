@@ -109,7 +109,7 @@ func classify(rawURL string, err error, s *session) error {
 	if err == nil {
 		return nil
 	}
-	u := redactURL(rawURL)
+	u := RedactURL(rawURL)
 	err = s.redact(err)
 	chain := causes(err)
 	has := func(target error) bool {
@@ -200,8 +200,9 @@ func causes(err error) []error {
 	return out
 }
 
-// redactURL drops the user information (and so any password) from a URL.
-func redactURL(raw string) string {
+// RedactURL drops the password from a URL's user information, for
+// messages; an unparsable URL becomes "the repository URL".
+func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "the repository URL"

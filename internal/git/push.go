@@ -225,7 +225,7 @@ func (b *Branch) Push(ctx context.Context) error {
 	case err == nil, errors.Is(err, gogit.NoErrAlreadyUpToDate):
 		return nil
 	case errors.Is(err, gogit.ErrNonFastForwardUpdate) || strings.Contains(err.Error(), "non-fast-forward"):
-		return fmt.Errorf("pushing to branch %q of %s: the branch changed on the remote meanwhile; run again to commit on top of it", b.Name, redactURL(b.url))
+		return fmt.Errorf("pushing to branch %q of %s: the branch changed on the remote meanwhile; run again to commit on top of it", b.Name, RedactURL(b.url))
 	}
 	return classify(b.url, err, b.s)
 }

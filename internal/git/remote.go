@@ -51,7 +51,7 @@ func LatestRevision(ctx context.Context, url string, o Options) (string, error) 
 	}
 	hash, ok := refs.commitOf(t.name)
 	if !ok {
-		return "", &NotFoundError{URL: redactURL(url), What: t.what}
+		return "", &NotFoundError{URL: RedactURL(url), What: t.what}
 	}
 	return FormatRevision(t.rev, hash), nil
 }
@@ -128,7 +128,7 @@ func resolveTarget(s *session, ref Ref, refs remoteRefs) (target, error) {
 		head = guessHead(refs)
 	}
 	if !strings.HasPrefix(head, "refs/heads/") {
-		return target{}, &NotFoundError{URL: redactURL(s.url), What: "default branch (HEAD)"}
+		return target{}, &NotFoundError{URL: RedactURL(s.url), What: "default branch (HEAD)"}
 	}
 	return branchTarget(strings.TrimPrefix(head, "refs/heads/")), nil
 }
@@ -193,7 +193,7 @@ func highestTag(s *session, rng string, refs remoteRefs) (string, error) {
 		}
 	}
 	if best == nil {
-		return "", &NotFoundError{URL: redactURL(s.url), What: fmt.Sprintf("tag matching semver range %q", rng)}
+		return "", &NotFoundError{URL: RedactURL(s.url), What: fmt.Sprintf("tag matching semver range %q", rng)}
 	}
 	return bestName, nil
 }
