@@ -49,8 +49,8 @@ func TestCRDsEstablished(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(names) != 13 {
-		t.Fatalf("embedded CRDs: %d, want 13", len(names))
+	if len(names) != 15 {
+		t.Fatalf("embedded CRDs: %d, want 15", len(names))
 	}
 	for name := range names {
 		crd := &apiextensionsv1.CustomResourceDefinition{}
@@ -113,8 +113,8 @@ func TestSamplesAccepted(t *testing.T) {
 			}
 		})
 	}
-	if len(kinds) < 13 {
-		t.Errorf("samples cover %d kinds, want all 13: %v", len(kinds), kinds)
+	if len(kinds) < 15 {
+		t.Errorf("samples cover %d kinds, want all 15: %v", len(kinds), kinds)
 	}
 }
 
@@ -187,6 +187,34 @@ spec:
   chartRef: {kind: OCIRepository, name: web}
 `,
 			want: []string{"chart", "chartRef"},
+		},
+		{
+			name: "ArtifactGenerator with an artifact name that is no object name",
+			manifest: `
+apiVersion: source.extensions.fluxcd.io/v1beta1
+kind: ArtifactGenerator
+metadata: {name: apps}
+spec:
+  sources: [{alias: repo, kind: GitRepository, name: apps}]
+  artifacts:
+  - name: Web_App
+    copy: [{from: "@repo/web/**", to: "@artifact/"}]
+`,
+			want: []string{"artifact names must be valid Kubernetes object names when pathPattern is not set"},
+		},
+		{
+			name: "ArtifactGenerator copying to somewhere else than the artifact",
+			manifest: `
+apiVersion: source.extensions.fluxcd.io/v1beta1
+kind: ArtifactGenerator
+metadata: {name: apps}
+spec:
+  sources: [{alias: repo, kind: GitRepository, name: apps}]
+  artifacts:
+  - name: web
+    copy: [{from: "@repo/web/**", to: "@repo/", strategy: Append}]
+`,
+			want: []string{"spec.artifacts[0].copy[0].to", "should match", "spec.artifacts[0].copy[0].strategy", `Unsupported value: "Append"`},
 		},
 	}
 	for _, tt := range tests {

@@ -63,7 +63,7 @@ func TestInstallExportPassesServerDryRun(t *testing.T) {
 					t.Errorf("the API server refused an exported object: %v", err)
 				}
 			}
-			if kinds["CustomResourceDefinition"] != 13 || kinds["Namespace"] != 1 || kinds["Deployment"] == 0 {
+			if kinds["CustomResourceDefinition"] != 15 || kinds["Namespace"] != 1 || kinds["Deployment"] == 0 {
 				t.Errorf("exported kinds: %v", kinds)
 			}
 		})

@@ -14,9 +14,10 @@ import (
 	notificationv1 "github.com/gotk-dev/gotk/api/notification/v1"
 	notificationv1beta3 "github.com/gotk-dev/gotk/api/notification/v1beta3"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
+	sourceextv1beta1 "github.com/gotk-dev/gotk/api/sourceextensions/v1beta1"
 )
 
-// gotkKind describes one of the 13 gotk kinds as the CLI shows and names
+// gotkKind describes one of the 15 gotk kinds as the CLI shows and names
 // it.
 type gotkKind struct {
 	// GVK is the served (storage) version of the kind.
@@ -41,6 +42,8 @@ var gotkKinds = []gotkKind{
 	{GVK: sourcev1.GroupVersion.WithKind(sourcev1.HelmRepositoryKind), Plural: "helmrepositories", Aliases: []string{"helmrepo"}, Command: "source helm", Source: true, revision: artifactRevision},
 	{GVK: sourcev1.GroupVersion.WithKind(sourcev1.HelmChartKind), Plural: "helmcharts", Aliases: []string{"hc"}, Command: "source chart", Source: true, revision: artifactRevision},
 	{GVK: sourcev1.GroupVersion.WithKind(sourcev1.BucketKind), Plural: "buckets", Command: "source bucket", Source: true, revision: artifactRevision},
+	{GVK: sourcev1.GroupVersion.WithKind(sourcev1.ExternalArtifactKind), Plural: "externalartifacts", Aliases: []string{"ea"}, Command: "source external", Source: true, revision: artifactRevision},
+	{GVK: sourceextv1beta1.GroupVersion.WithKind(sourceextv1beta1.ArtifactGeneratorKind), Plural: "artifactgenerators", Aliases: []string{"ag"}, Command: "artifact generator"},
 	{GVK: kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind), Plural: "kustomizations", Aliases: []string{"ks"}, Command: "kustomization", revision: []string{"status", "lastAppliedRevision"}},
 	{GVK: helmv2.GroupVersion.WithKind(helmv2.HelmReleaseKind), Plural: "helmreleases", Aliases: []string{"hr"}, Command: "helmrelease", revision: []string{"status", "lastAttemptedRevision"}},
 	{GVK: notificationv1beta3.GroupVersion.WithKind(notificationv1beta3.ProviderKind), Plural: "providers", Command: "alert-provider"},
@@ -119,5 +122,5 @@ func kindNames() []string {
 // "source.toolkit.fluxcd.io/v1") belongs to gotk.
 func isGotkGroup(groupOrAPIVersion string) bool {
 	group, _, _ := strings.Cut(groupOrAPIVersion, "/")
-	return strings.HasSuffix(group, ".toolkit.fluxcd.io")
+	return strings.HasSuffix(group, ".toolkit.fluxcd.io") || group == sourceextv1beta1.GroupVersion.Group
 }

@@ -52,8 +52,8 @@ func TestInstallCheckUninstall(t *testing.T) {
 		"Deployment " + ns + "/source-controller",
 		"Deployment " + ns + "/kustomize-controller",
 		"gotk check -n " + ns,
-		"✔ applied 13 CRDs",
-		"✔ CRDs established: 13/13",
+		"✔ applied 15 CRDs",
+		"✔ CRDs established: 15/15",
 	} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("install output lacks %q:\n%s", want, r)

@@ -141,7 +141,7 @@ func TestInstallDiscoverUninstall(t *testing.T) {
 	}
 	wantKinds := map[string]int{
 		"Deployment": 2, "Service": 2, "NetworkPolicy": 2, "ServiceAccount": 2, "Role": 1, "RoleBinding": 1,
-		"ClusterRole": 1, "ClusterRoleBinding": 2, "CustomResourceDefinition": 13, "Namespace": 1,
+		"ClusterRole": 1, "ClusterRoleBinding": 2, "CustomResourceDefinition": 15, "Namespace": 1,
 	}
 	for k, n := range wantKinds {
 		if kinds[k] != n {

@@ -50,8 +50,8 @@ var optionSets = map[string]func(*Options){
 
 func TestGenerateDefaults(t *testing.T) {
 	m := generate(t, nil)
-	if len(m.CRDs) != 13 {
-		t.Errorf("got %d CRDs, want 13", len(m.CRDs))
+	if len(m.CRDs) != 15 {
+		t.Errorf("got %d CRDs, want 15", len(m.CRDs))
 	}
 	deploys := objectsOf[*appsv1.Deployment](m)
 	var names []string

@@ -21,7 +21,7 @@ var ownKinds = map[string]struct {
 	group     string
 	resources []string
 }{
-	"source":       {sourceGroup, []string{"gitrepositories", "ocirepositories", "helmrepositories", "helmcharts", "buckets"}},
+	"source":       {sourceGroup, []string{"gitrepositories", "ocirepositories", "helmrepositories", "helmcharts", "buckets", "externalartifacts"}},
 	"kustomize":    {kustomizeGroup, []string{"kustomizations"}},
 	"helm":         {helmGroup, []string{"helmreleases"}},
 	"notification": {notificationGroup, []string{"providers", "alerts", "receivers"}},

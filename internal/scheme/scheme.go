@@ -14,6 +14,7 @@ import (
 	notificationv1 "github.com/gotk-dev/gotk/api/notification/v1"
 	notificationv1beta3 "github.com/gotk-dev/gotk/api/notification/v1beta3"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
+	sourceextv1beta1 "github.com/gotk-dev/gotk/api/sourceextensions/v1beta1"
 )
 
 // New returns a scheme with every kind gotk reads or writes.
@@ -23,6 +24,7 @@ func New() *kruntime.Scheme {
 		clientgoscheme.AddToScheme,
 		apiextensionsv1.AddToScheme,
 		sourcev1.AddToScheme,
+		sourceextv1beta1.AddToScheme,
 		kustomizev1.AddToScheme,
 		helmv2.AddToScheme,
 		notificationv1.AddToScheme,
