@@ -8,7 +8,12 @@ LDFLAGS := -s -w -X github.com/gotk-dev/gotk/internal/version.Version=$(VERSION)
 # Packages of the root module and of the api module.
 PKGS := ./... ./api/...
 
-.PHONY: all build generate verify test lint demo kube-binaries tools clean
+# Flux's CRDs, where they are at hand: compat-facts lists their fields for
+# the compatibility test.
+FLUX_CRDS ?= ../shared/compat/flux-crds
+COMPAT_FACTS := internal/crdcompat/testdata/flux-fields.tsv
+
+.PHONY: all build generate compat-facts verify test lint demo kube-binaries tools clean
 
 all: build
 
@@ -25,8 +30,16 @@ generate: $(CONTROLLER_GEN)
 	cd api && $(CONTROLLER_GEN) object:headerFile=../hack/boilerplate.go.txt paths=./...
 	cd api && $(CONTROLLER_GEN) crd paths=./... output:crd:artifacts:config=../config/crd/bases
 
-# Fails when generated files are stale or go.mod is untidy.
-verify: generate
+# The field paths, types and enums of Flux's CRDs that the compatibility
+# test reads; regenerated when FLUX_CRDS exists, kept as they are elsewhere.
+compat-facts:
+	@if [ -d "$(FLUX_CRDS)" ]; then \
+		$(GO) run ./hack/compatfacts -crds "$(FLUX_CRDS)" -out $(COMPAT_FACTS); \
+	else echo "compat-facts: $(FLUX_CRDS) not found; $(COMPAT_FACTS) kept as it is"; fi
+
+# Fails when generated files (code, CRDs, the compatibility list) are stale
+# or go.mod is untidy.
+verify: generate compat-facts
 	$(GO) mod tidy
 	cd api && $(GO) mod tidy
 	$(GO) vet ./...

@@ -36,7 +36,8 @@ func Load(path string) (*apiextensionsv1.CustomResourceDefinition, error) {
 }
 
 // Fields flattens the schema of the named version into field paths such as
-// ".spec.ref.branch", ".spec.include[].toPath" and ".spec.values{}".
+// ".spec.ref.branch", ".spec.include[].toPath" and ".spec.values{}". The
+// root object itself is not a field and is left out.
 func Fields(crd *apiextensionsv1.CustomResourceDefinition, version string) (map[string]Field, error) {
 	for _, v := range crd.Spec.Versions {
 		if v.Name != version {
@@ -47,6 +48,7 @@ func Fields(crd *apiextensionsv1.CustomResourceDefinition, version string) (map[
 		}
 		out := map[string]Field{}
 		walk("", v.Schema.OpenAPIV3Schema, out)
+		delete(out, ".")
 		return out, nil
 	}
 	return nil, fmt.Errorf("%s has no version %s", crd.Name, version)

@@ -1,6 +1,7 @@
 package crdcompat
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,62 +10,60 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// fluxDir is where shared/ lays Flux's CRDs beside a checkout of gotk.
-func fluxDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("GOTK_FLUX_CRDS"); d != "" {
-		return d
-	}
-	d, err := filepath.Abs("../../../shared/compat/flux-crds")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Fatalf("Flux CRDs not found at %s (set GOTK_FLUX_CRDS): %v", d, err)
-	}
-	return d
-}
+// factsFile is the checked-in list of Flux's field paths; `make
+// compat-facts` writes it from Flux's CRD files.
+const factsFile = "testdata/flux-fields.tsv"
 
 const oursDir = "../../config/crd/bases"
 
-// TestCompatibleWithFlux holds each of gotk's CRDs against Flux's: every
-// field path, type and enum value that Flux accepts, gotk accepts.
-func TestCompatibleWithFlux(t *testing.T) {
-	theirsDir := fluxDir(t)
-	names, err := Files(theirsDir)
+// fluxKinds is how many CRDs Flux publishes for the APIs gotk serves.
+const fluxKinds = 15
+
+func readFacts(t *testing.T) *Facts {
+	t.Helper()
+	f, err := os.Open(factsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(names) != 13 {
-		t.Fatalf("want the 13 Flux CRDs in %s, found %d", theirsDir, len(names))
+	defer f.Close()
+	facts, err := ReadFacts(f)
+	if err != nil {
+		t.Fatalf("%s: %v", factsFile, err)
+	}
+	return facts
+}
+
+// TestCompatibleWithFlux holds each of gotk's CRDs against Flux's: every
+// field path, type and enum value that Flux accepts, gotk accepts. It reads
+// Flux's side from the checked-in list, so it needs nothing outside the
+// repository.
+func TestCompatibleWithFlux(t *testing.T) {
+	facts := readFacts(t)
+	if len(facts.CRDs) != fluxKinds {
+		t.Fatalf("want the %d Flux CRDs in %s, found %d", fluxKinds, factsFile, len(facts.CRDs))
 	}
 	total, matched := 0, 0
-	for _, name := range names {
-		t.Run(strings.TrimSuffix(name, ".yaml"), func(t *testing.T) {
-			theirs, err := Load(filepath.Join(theirsDir, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			version := StorageVersion(theirs)
-			theirFields, err := Fields(theirs, version)
-			if err != nil {
-				t.Fatal(err)
+	for _, theirs := range facts.CRDs {
+		t.Run(strings.TrimSuffix(theirs.File, ".yaml"), func(t *testing.T) {
+			theirFields := theirs.Fields[theirs.Storage]
+			if len(theirFields) == 0 {
+				t.Fatalf("%s lists no field of the storage version %q", factsFile, theirs.Storage)
 			}
 			total += len(theirFields)
-			ours, err := Load(filepath.Join(oursDir, name))
+			ours, err := Load(filepath.Join(oursDir, theirs.File))
 			if err != nil {
-				t.Fatalf("gotk has no CRD for %s: %v", theirs.Name, err)
+				t.Fatalf("gotk has no CRD for %s/%s: %v", theirs.Group, theirs.Kind, err)
 			}
-			if ours.Spec.Group != theirs.Spec.Group || ours.Spec.Names.Kind != theirs.Spec.Names.Kind {
-				t.Errorf("group/kind %s/%s, want %s/%s", ours.Spec.Group, ours.Spec.Names.Kind, theirs.Spec.Group, theirs.Spec.Names.Kind)
+			if ours.Spec.Group != theirs.Group || ours.Spec.Names.Kind != theirs.Kind {
+				t.Errorf("group/kind %s/%s, want %s/%s", ours.Spec.Group, ours.Spec.Names.Kind, theirs.Group, theirs.Kind)
 			}
-			if got := StorageVersion(ours); got != version {
-				t.Errorf("storage version %q, want %q", got, version)
+			if got := StorageVersion(ours); got != theirs.Storage {
+				t.Errorf("storage version %q, want %q", got, theirs.Storage)
 			}
-			if diff := cmp.Diff(theirs.Spec.Names.ShortNames, ours.Spec.Names.ShortNames); diff != "" {
+			if diff := cmp.Diff(theirs.ShortNames, ours.Spec.Names.ShortNames); diff != "" {
 				t.Errorf("short names (-flux +gotk):\n%s", diff)
 			}
-			ourFields, err := Fields(ours, version)
+			ourFields, err := Fields(ours, theirs.Storage)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,6 +75,35 @@ func TestCompatibleWithFlux(t *testing.T) {
 		})
 	}
 	t.Logf("%d of %d Flux field paths match", matched, total)
+}
+
+// The list is written and read back unchanged, and a line that is neither
+// record is refused with its number.
+func TestFactsRoundTrip(t *testing.T) {
+	want := &Facts{CRDs: []CRDFacts{
+		{File: "a.yaml", Group: "g.io", Kind: "A", Storage: "v1", ShortNames: []string{"a", "aa"}, Fields: map[string]map[string]Field{
+			"v1":      {".spec": {Type: "object"}, ".spec.mode": {Type: "string", Enum: []string{"HEAD", "Tag"}}, ".spec.n": {Type: "integer", Format: "int64"}},
+			"v1beta1": {".spec": {Type: "object"}},
+		}},
+		{File: "b.yaml", Group: "g.io", Kind: "B", Storage: "v2", Fields: map[string]map[string]Field{
+			"v2": {".spec.values": {Type: "preserve-unknown"}},
+		}},
+	}}
+	var buf bytes.Buffer
+	if err := WriteFacts(&buf, want, "two kinds\nfor the test"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadFacts(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	_, err = ReadFacts(strings.NewReader("# header\ncrd\ta.yaml\tg.io\tA\tv1\t\nfield\ta.yaml\tv1\t.spec\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("a short field line: got %v, want an error naming line 3", err)
+	}
 }
 
 func countPaths(problems []string) int {
