@@ -24,7 +24,7 @@ const maxSubmoduleDepth = 10
 // Checkout fetches the repository at url into dir (a new or empty
 // directory) and checks out the commit o.Ref selects: a Commit, else a
 // Name, else the highest tag in a SemVer range, else a Tag, else a Branch,
-// else the remote's default branch. Branch, tag, semver and name refs are
+// else master, else the branch the remote's HEAD points at. Branch, tag, semver and name refs are
 // fetched at depth 1 unless o.FullHistory is set; a commit is looked for
 // in the full history of its Branch, or of every branch and tag.
 //

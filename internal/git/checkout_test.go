@@ -85,6 +85,33 @@ func TestCheckoutRefKinds(t *testing.T) {
 	}
 }
 
+// With no ref, an old master wins over the branch HEAD points at, as in
+// Flux; without master, HEAD's branch is followed (the "default branch"
+// case of TestCheckoutRefKinds).
+func TestCheckoutWithoutRefFollowsMasterOverHEAD(t *testing.T) {
+	f := newFixture(t)
+	c1 := f.commits["c1"]
+	gitserver.NoErr(t, f.w.Push("origin", c1+":refs/heads/master"))
+	srv := gitserver.StartHTTP(t, f.root, gitserver.HTTPOptions{})
+	url := srv.RepoURL(repoName)
+
+	c, err := Checkout(ctxT(t), url, t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "master@sha1:" + c1
+	if got := c.Revision(); got != want {
+		t.Errorf("checkout revision %s, want %s (HEAD is %s)", got, want, gitserver.DefaultBranch)
+	}
+	latest, err := LatestRevision(ctxT(t), url, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if latest != want {
+		t.Errorf("LatestRevision %s, want %s", latest, want)
+	}
+}
+
 func TestLatestRevisionSeesNewCommitsWithoutFetching(t *testing.T) {
 	f := newFixture(t)
 	srv := gitserver.StartHTTP(t, f.root, gitserver.HTTPOptions{})

@@ -15,8 +15,9 @@ import (
 
 // Ref says what to check out. When several fields are set, the first of
 // Commit, Name, SemVer, Tag and Branch wins (Branch still narrows where a
-// Commit is looked for). An empty Ref means the remote's default branch,
-// the one its HEAD points at.
+// Commit is looked for). An empty Ref means the branch "master", as in
+// Flux, or, when the remote has no such branch, the branch its HEAD points
+// at.
 type Ref struct {
 	// Branch to follow.
 	Branch string

@@ -91,7 +91,8 @@ type GitRepositorySpec struct {
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
 	// Reference is the branch, tag, semver range, ref name or commit to
-	// check out. When unset, the remote's default branch (its HEAD) is used.
+	// check out. When unset, the branch master is followed, as in Flux; a
+	// repository without master falls back to the branch its HEAD points at.
 	// +optional
 	Reference *GitRepositoryRef `json:"ref,omitempty"`
 
