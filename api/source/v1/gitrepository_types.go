@@ -172,7 +172,8 @@ func (in *GitRepositoryInclude) GetToPath() string {
 // are set, the most specific wins: Commit, then Name, then SemVer, then
 // Tag, then Branch.
 type GitRepositoryRef struct {
-	// Branch to follow; when no field is set, the remote's default branch.
+	// Branch to follow; when no field is set, master, or the branch the
+	// remote's HEAD points at when there is no master.
 	// +optional
 	Branch string `json:"branch,omitempty"`
 
