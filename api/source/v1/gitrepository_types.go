@@ -108,9 +108,10 @@ type GitRepositorySpec struct {
 	ProxySecretRef *meta.LocalObjectReference `json:"proxySecretRef,omitempty"`
 
 	// Ignore lists, in .gitignore syntax (one pattern a line), the files to
-	// leave out of the artifact. When unset, a default set (VCS metadata,
-	// CI configuration, ...) is left out, plus what .sourceignore files in
-	// the repository list.
+	// leave out of the artifact, after those that .sourceignore files in
+	// the repository list. VCS metadata is always left out. A default set
+	// (images, archives, CI configuration, ...) is left out only when
+	// neither this field nor any .sourceignore file gives a pattern.
 	// +optional
 	Ignore *string `json:"ignore,omitempty"`
 
