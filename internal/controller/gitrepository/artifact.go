@@ -154,6 +154,7 @@ func confine(root, rel string) (string, error) {
 func (r *Reconciler) reconcileArtifact(_ context.Context, s *scope) error {
 	obj := s.obj
 	if s.upToDate {
+		runtime.Delete(obj, meta.ArtifactOutdatedCondition)
 		runtime.MarkTrue(obj, meta.ArtifactInStorageCondition, meta.SucceededReason,
 			"stored artifact for revision '%s'", obj.Status.Artifact.Revision)
 		return nil
@@ -189,6 +190,7 @@ func (r *Reconciler) reconcileArtifact(_ context.Context, s *scope) error {
 	obj.Status.ObservedRecurseSubmodules = obj.Spec.RecurseSubmodules
 	obj.Status.ObservedInclude = obj.Spec.Include
 	obj.Status.ObservedSparseCheckout = obj.Spec.SparseCheckout
+	runtime.Delete(obj, meta.ArtifactOutdatedCondition)
 	runtime.MarkTrue(obj, meta.ArtifactInStorageCondition, meta.SucceededReason, "stored artifact for revision '%s'", art.Revision)
 	if _, err := r.Storage.GarbageCollect(ref, art); err != nil {
 		ctxLog(obj).Info("garbage collection failed", "error", err.Error())
