@@ -98,13 +98,27 @@ func (r *Reconciler) checkIncludeCycle(ctx context.Context, obj *sourcev1.GitRep
 }
 
 // copyIncludes unpacks each included artifact's fromPath at toPath in the
-// checkout, confined to it.
+// checkout, confined to it. It never replaces what is there: a toPath that
+// is the root, already exists (as the repository's own or an earlier
+// include's), or goes through a symbolic link is refused, naming it; an
+// empty directory there is taken over.
 func (r *Reconciler) copyIncludes(s *scope) error {
+	placed := map[string]int{} // toPath (cleaned) -> index of the include
 	for i, inc := range s.obj.Spec.Include {
 		art := s.included[i]
 		to, err := confine(s.dir, inc.GetToPath())
 		if err != nil {
 			return runtime.Stallingf(sourcev1.InvalidPathReason, "spec.include[%d].toPath: %s", i, err)
+		}
+		if to == s.dir {
+			return runtime.Stallingf(sourcev1.InvalidPathReason,
+				"spec.include[%d].toPath %q is the repository root: the included files would replace the repository's own; name a directory inside it",
+				i, inc.GetToPath())
+		}
+		rel, _ := filepath.Rel(s.dir, to)
+		rel = filepath.ToSlash(rel)
+		if err := freePath(s.dir, rel, placed); err != nil {
+			return runtime.Failed(sourcev1.InvalidPathReason, fmt.Errorf("spec.include[%d].toPath %q: %w", i, inc.GetToPath(), err))
 		}
 		tmp, err := os.MkdirTemp("", "include-")
 		if err != nil {
@@ -128,14 +142,56 @@ func (r *Reconciler) copyIncludes(s *scope) error {
 			return runtime.Stallingf(sourcev1.InvalidPathReason, "spec.include[%d].fromPath %q does not exist in %s",
 				i, inc.GetFromPath(), inc.GitRepositoryRef.Name)
 		}
-		if err := os.RemoveAll(to); err != nil {
-			return err
+		// Only an empty directory can be in the way now; os.Remove
+		// leaves anything else alone.
+		if err := os.Remove(to); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return runtime.Failed(sourcev1.InvalidPathReason, fmt.Errorf("spec.include[%d].toPath %q: %w", i, inc.GetToPath(), err))
 		}
 		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-			return err
+			return runtime.Failed(sourcev1.InvalidPathReason, fmt.Errorf("spec.include[%d].toPath %q: %w", i, inc.GetToPath(), err))
 		}
 		if err := os.Rename(from, to); err != nil {
 			return runtime.Failed(meta.StorageOperationFailedReason, err)
+		}
+		placed[rel] = i
+	}
+	return nil
+}
+
+// freePath checks that rel (a clean slash path below root) can take an
+// include: every existing element on the way is a real directory, not a
+// symbolic link or a file, and rel itself does not exist, or is an empty
+// directory. placed names the paths earlier includes took.
+func freePath(root, rel string, placed map[string]int) error {
+	parts := strings.Split(rel, "/")
+	for n := 1; n <= len(parts); n++ {
+		p := strings.Join(parts[:n], "/")
+		fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(p)))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		owner := "the repository"
+		for q, j := range placed {
+			if p == q || strings.HasPrefix(p, q+"/") {
+				owner = fmt.Sprintf("spec.include[%d]", j)
+			}
+		}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return fmt.Errorf("%q in %s is a symbolic link: an include is never written through one", p, owner)
+		case !fi.IsDir():
+			return fmt.Errorf("%q already exists in %s as a file: choose a toPath that does not exist", p, owner)
+		case n == len(parts):
+			entries, err := os.ReadDir(filepath.Join(root, filepath.FromSlash(p)))
+			if err != nil {
+				return err
+			}
+			if len(entries) > 0 {
+				return fmt.Errorf("%q already exists in %s: an include never replaces files; choose a toPath that does not exist", p, owner)
+			}
 		}
 	}
 	return nil
