@@ -79,6 +79,10 @@ type Commit struct {
 	// ReferencingTag is the annotated tag the checkout went through, if
 	// any.
 	ReferencingTag *Tag
+	// OutsideLinks are the symbolic links of the checked-out tree that
+	// point out of the repository, in tree order. Checkout left them out
+	// of the work tree.
+	OutsideLinks []OutsideLink
 }
 
 // Revision returns the commit's revision string, such as

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,6 +16,7 @@ import (
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/internal/artifact"
+	"github.com/gotk-dev/gotk/internal/git"
 	"github.com/gotk-dev/gotk/internal/runtime"
 )
 
@@ -218,10 +220,17 @@ func (r *Reconciler) reconcileArtifact(_ context.Context, s *scope) error {
 	if err := r.copyIncludes(s); err != nil {
 		return err
 	}
+	// Links out of the repository never reach the archive: the checkout
+	// did not write those of the commit, and those of submodules go here.
+	removed, err := artifact.RemoveOutsideLinks(s.dir)
+	if err != nil {
+		return runtime.Failed(sourcev1.ArchiveOperationFailedReason, fmt.Errorf("revision %s: %w", s.revision, err))
+	}
 	filter, err := artifact.IgnoreFilter(s.dir, obj.Spec.Ignore)
 	if err != nil {
 		return runtime.Stallingf(meta.InvalidSpecReason, "spec.ignore: %s", err)
 	}
+	links := outsideLinks(s.commit.OutsideLinks, removed, filter)
 	if err := checkSize(s.dir, filter, r.limits()); err != nil {
 		return runtime.Failed(sourcev1.ArchiveOperationFailedReason, err)
 	}
@@ -240,6 +249,7 @@ func (r *Reconciler) reconcileArtifact(_ context.Context, s *scope) error {
 		}
 		return runtime.Failed(meta.StorageOperationFailedReason, fmt.Errorf("store artifact: %w", err))
 	}
+	artifact.SetOutsideLinks(&art, links)
 	obj.Status.Artifact = &art
 	obj.Status.IncludedArtifacts = s.included
 	obj.Status.ObservedIgnore = obj.Spec.Ignore
@@ -251,7 +261,51 @@ func (r *Reconciler) reconcileArtifact(_ context.Context, s *scope) error {
 	if _, err := r.Storage.GarbageCollect(ref, art); err != nil {
 		ctxLog(obj).Info("garbage collection failed", "error", err.Error())
 	}
+	if len(links) > 0 && r.Recorder != nil {
+		r.Recorder.Eventf(obj, map[string]string{"revision": art.Revision}, runtime.SeverityError, SymlinkOutsideRepositoryReason,
+			"revision %s: %s; a build that needs them fails", art.Revision, artifact.DescribeOutsideLinks(links))
+	}
 	return nil
+}
+
+// SymlinkOutsideRepositoryReason is the reason of the event that names the
+// symbolic links left out of a new artifact because they point outside
+// the repository.
+const SymlinkOutsideRepositoryReason = "SymlinkOutsideRepository"
+
+// outsideLinks merges the links the checkout left out with those removed
+// from the tree afterwards, by path, leaving out those the ignore rules
+// would have left out anyway.
+func outsideLinks(checkout []git.OutsideLink, removed []artifact.OutsideLink, filter artifact.Filter) []artifact.OutsideLink {
+	var out []artifact.OutsideLink
+	seen := map[string]bool{}
+	add := func(l artifact.OutsideLink) {
+		if seen[l.Path] || filter != nil && ignoredPath(filter, l.Path) {
+			return
+		}
+		seen[l.Path] = true
+		out = append(out, l)
+	}
+	for _, l := range checkout {
+		add(artifact.OutsideLink{Path: l.Path, Target: l.Target})
+	}
+	for _, l := range removed {
+		add(l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// ignoredPath reports whether the filter leaves out the file at p or one
+// of the directories above it.
+func ignoredPath(filter artifact.Filter, p string) bool {
+	parts := strings.Split(p, "/")
+	for n := 1; n < len(parts); n++ {
+		if filter(strings.Join(parts[:n], "/"), true) {
+			return true
+		}
+	}
+	return filter(p, false)
 }
 
 // limits returns r.Limits, with the consumers' extraction defaults for

@@ -327,11 +327,10 @@ func equalJSON(a, b any) bool {
 func classify(obj *sourcev1.GitRepository, err error) error {
 	var authErr *git.AuthError
 	var invalid *git.InvalidError
-	var unsafe *git.UnsafeSymlinkError
 	var unsafePath *git.UnsafePathError
 	var reason string
 	switch {
-	case errors.As(err, &unsafe), errors.As(err, &unsafePath):
+	case errors.As(err, &unsafePath):
 		reason = sourcev1.ArchiveOperationFailedReason
 	case errors.As(err, &invalid) && strings.HasPrefix(invalid.Field, "spec.") && invalid.Field != "spec.secretRef":
 		runtime.MarkTrue(obj, meta.FetchFailedCondition, meta.InvalidSpecReason, "%s", err)
