@@ -194,17 +194,17 @@ func DescribeOutsideLinks(links []OutsideLink) string {
 	return fmt.Sprintf("left out %d %s pointing outside the repository: %s", len(links), noun, strings.Join(names, ", "))
 }
 
-// ExplainMissing adds to a consumer's error message (such as a failed
-// kustomize build of the artifact) what a missing path is, when the path
-// the message names is, or is below, a link the artifact left out:
-// `; "tools/etc" is a symbolic link to "/etc", outside the repository,
-// and was left out of the artifact`. When the message names no such link
-// but says a file is missing, it lists the links left out, as a hint. The
-// message is returned unchanged when the artifact left no link out.
+// ExplainMissing returns what to add to a consumer's error message (such
+// as a failed kustomize build of the artifact) when the path the message
+// names is, or is below, a link the artifact left out: `; "tools/etc" is
+// a symbolic link to "/etc", outside the repository, and was left out of
+// the artifact`. When the message names no such link but says a file is
+// missing, it lists the links left out, as a hint. It returns "" when the
+// artifact left no link out.
 func ExplainMissing(msg string, art *meta.Artifact) string {
 	links := OutsideLinks(art)
 	if len(links) == 0 {
-		return msg
+		return ""
 	}
 	var named []string
 	for _, l := range links {
@@ -213,12 +213,12 @@ func ExplainMissing(msg string, art *meta.Artifact) string {
 		}
 	}
 	if len(named) > 0 {
-		return msg + "; " + strings.Join(named, "; ")
+		return "; " + strings.Join(named, "; ")
 	}
 	if strings.Contains(msg, "no such file") || strings.Contains(msg, "does not exist") || strings.Contains(msg, "not found") {
-		return msg + "; note: the source " + DescribeOutsideLinks(links)
+		return "; note: the source " + DescribeOutsideLinks(links)
 	}
-	return msg
+	return ""
 }
 
 // mentionsPath reports whether msg names p as a path relative to the
