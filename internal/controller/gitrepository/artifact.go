@@ -175,10 +175,11 @@ func freePath(root, rel string, placed map[string]int) error {
 		if err != nil {
 			return err
 		}
-		owner := "the repository"
+		// The deepest include holding p owns it.
+		owner, depth := "the repository", -1
 		for q, j := range placed {
-			if p == q || strings.HasPrefix(p, q+"/") {
-				owner = fmt.Sprintf("spec.include[%d]", j)
+			if (p == q || strings.HasPrefix(p, q+"/")) && len(q) > depth {
+				owner, depth = fmt.Sprintf("spec.include[%d]", j), len(q)
 			}
 		}
 		switch {

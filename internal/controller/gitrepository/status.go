@@ -52,7 +52,8 @@ func (r *Reconciler) announce(obj *sourcev1.GitRepository, s *scope, err error, 
 		}
 		r.Recorder.Eventf(obj, map[string]string{"revision": art.Revision, "digest": art.Digest},
 			runtime.SeverityInfo, meta.NewRevisionReason, "%s", msg)
-	case !wasReady && prevMessage != "" && !strings.HasPrefix(prevMessage, "reconciliation in progress"):
+	case !wasReady && prevMessage != "" && !strings.HasPrefix(prevMessage, "reconciliation in progress") &&
+		!strings.HasPrefix(prevMessage, "building artifact"):
 		r.Recorder.Eventf(obj, map[string]string{"revision": art.Revision}, runtime.SeverityInfo, meta.SucceededReason,
 			"stored artifact for revision '%s' again", art.Revision)
 	}
