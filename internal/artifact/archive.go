@@ -199,9 +199,9 @@ func archiveLinkTarget(realRoot, root, p, rel string) (string, error) {
 	return filepath.ToSlash(out), nil
 }
 
-// Flux's documented default exclusions, grouped as its documentation lists
-// them. VCS files are always left out; the rest is replaced by spec.ignore
-// when that is set.
+// Flux's default exclusions, grouped as its documentation lists them. VCS
+// files are always left out; the rest applies only to a tree that gives no
+// ignore pattern of its own.
 const (
 	ignoreVCS   = ".git/,.gitignore,.gitmodules,.gitattributes"
 	ignoreExt   = "*.jpg,*.jpeg,*.gif,*.png,*.wmv,*.flv,*.tar.gz,*.zip"
@@ -213,34 +213,31 @@ const (
 // in any directory; their patterns apply below the directory holding them.
 const SourceIgnoreFile = ".sourceignore"
 
-// DefaultIgnorePatterns returns the default exclusions that spec.ignore
-// replaces, one pattern per element.
+// DefaultIgnorePatterns returns the default exclusions, one pattern per
+// element.
 func DefaultIgnorePatterns() []string {
 	return strings.Split(strings.Join([]string{ignoreExt, ignoreCI, ignoreExtra}, ","), ",")
 }
 
 // IgnoreFilter builds the Filter of a source tree at dir, in the gitignore
-// format. Patterns apply in this order, a later match winning over an
-// earlier one (so a "!pattern" can re-include):
+// format, as Flux's source-controller does. Patterns apply in this order,
+// a later match winning over an earlier one (so a "!pattern" can
+// re-include):
 //
 //  1. the VCS files (.git/, .gitignore, .gitmodules, .gitattributes), always;
-//  2. Flux's default exclusions (DefaultIgnorePatterns), unless spec is set;
-//  3. every .sourceignore file in the tree, scoped to its directory;
-//  4. spec (spec.ignore of the object), when set, from the tree's root.
+//  2. every .sourceignore file in the tree, scoped to its directory;
+//  3. spec (spec.ignore of the object), when set, from the tree's root.
 //
-// An unset spec (nil) and an empty one differ: an empty spec drops the
-// defaults of step 2 and adds nothing.
+// When steps 2 and 3 give no pattern at all (no .sourceignore file, or
+// only blank lines and comments, and spec unset or just as empty), Flux's
+// default exclusions (DefaultIgnorePatterns) apply instead.
 func IgnoreFilter(dir string, spec *string) (Filter, error) {
-	var ps []gitignore.Pattern
+	var vcs []gitignore.Pattern
 	for _, p := range strings.Split(ignoreVCS, ",") {
-		ps = append(ps, gitignore.ParsePattern(p, nil))
+		vcs = append(vcs, gitignore.ParsePattern(p, nil))
 	}
-	if spec == nil {
-		for _, p := range DefaultIgnorePatterns() {
-			ps = append(ps, gitignore.ParsePattern(p, nil))
-		}
-	}
-	vcs := gitignore.NewMatcher(ps[:4])
+	vcsMatcher := gitignore.NewMatcher(vcs)
+	var ps []gitignore.Pattern
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -254,7 +251,7 @@ func IgnoreFilter(dir string, spec *string) (Filter, error) {
 			domain = strings.Split(filepath.ToSlash(rel), "/")
 		}
 		if d.IsDir() {
-			if rel != "." && vcs.Match(domain, true) {
+			if rel != "." && vcsMatcher.Match(domain, true) {
 				return filepath.SkipDir // never look inside .git
 			}
 			return nil
@@ -275,7 +272,12 @@ func IgnoreFilter(dir string, spec *string) (Filter, error) {
 	if spec != nil {
 		ps = append(ps, parseIgnore(*spec, nil)...)
 	}
-	m := gitignore.NewMatcher(ps)
+	if len(ps) == 0 {
+		for _, p := range DefaultIgnorePatterns() {
+			ps = append(ps, gitignore.ParsePattern(p, nil))
+		}
+	}
+	m := gitignore.NewMatcher(append(vcs, ps...))
 	return func(rel string, isDir bool) bool {
 		return m.Match(strings.Split(rel, "/"), isDir)
 	}, nil

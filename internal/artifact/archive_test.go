@@ -272,7 +272,8 @@ func TestIgnoreFilter(t *testing.T) {
 		"Makefile", "README.md", "deploy/", "deploy/app.yaml", "deploy/secret.yaml", "docs/",
 		"docs/shot.JPG", "secret.yaml", "sub/", "tools/",
 	}
-	// What an empty spec.ignore keeps: everything but the VCS files.
+	// What any ignore pattern of the tree's own keeps: everything but the
+	// VCS files, as the defaults no longer apply.
 	onlyVCS := []string{
 		".circleci/", ".circleci/config.yml", ".drone.yml", ".flux.yaml", ".github/", ".github/workflows/",
 		".github/workflows/ci.yaml", ".gitlab-ci.yml", ".goreleaser.yml", ".sops.yaml", ".travis.yml",
@@ -289,15 +290,28 @@ func TestIgnoreFilter(t *testing.T) {
 	}{
 		{name: "defaults", want: defaultsKept},
 		{
+			// As in Flux, a .sourceignore file alone is enough to drop the
+			// defaults: images, archives and CI files are shipped.
+			name:         ".sourceignore drops the defaults",
+			sourceIgnore: map[string]string{"deploy/.sourceignore": "secret.yaml\n"},
+			want:         append(without(onlyVCS, "deploy/secret.yaml"), "deploy/.sourceignore"),
+		},
+		{
 			name: ".sourceignore at the root and below",
 			sourceIgnore: map[string]string{
 				".sourceignore":        "# docs are not deployed\n/docs/\n*.md\n!logo.png\n",
 				"deploy/.sourceignore": "secret.yaml\n",
 			},
 			// deploy/.sourceignore applies below deploy/ only: the root
-			// secret.yaml stays; the root file re-includes logo.png.
-			want: []string{".sourceignore", "Makefile", "deploy/", "deploy/.sourceignore", "deploy/app.yaml",
-				"logo.png", "secret.yaml", "sub/", "tools/"},
+			// secret.yaml stays.
+			want: append(without(onlyVCS, "docs/", "docs/a.jpg", "docs/b.jpeg", "docs/shot.JPG", "README.md",
+				"deploy/secret.yaml"), ".sourceignore", "deploy/.sourceignore"),
+		},
+		{
+			// A file of comments and blank lines gives no pattern.
+			name:         ".sourceignore without patterns keeps the defaults",
+			sourceIgnore: map[string]string{".sourceignore": "# nothing to ignore\n\n"},
+			want:         append(defaultsKept, ".sourceignore"),
 		},
 		{
 			name: "spec.ignore replaces the defaults",
@@ -305,9 +319,16 @@ func TestIgnoreFilter(t *testing.T) {
 			want: []string{"deploy/", "deploy/app.yaml"},
 		},
 		{
-			name: "empty spec.ignore: only VCS files left out",
+			// Flux applies the defaults whenever no pattern is given, an
+			// empty spec.ignore included.
+			name: "empty spec.ignore keeps the defaults",
 			spec: ptr(""),
-			want: onlyVCS,
+			want: defaultsKept,
+		},
+		{
+			name: "spec.ignore of comments keeps the defaults",
+			spec: ptr("# nothing\n"),
+			want: defaultsKept,
 		},
 		{
 			// The root .sourceignore leaves out README.md and Makefile;

@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -24,9 +28,13 @@ const maxSubmoduleDepth = 10
 // Checkout fetches the repository at url into dir (a new or empty
 // directory) and checks out the commit o.Ref selects: a Commit, else a
 // Name, else the highest tag in a SemVer range, else a Tag, else a Branch,
-// else the remote's default branch. Branch, tag, semver and name refs are
+// else master, else the branch the remote's HEAD points at. Branch, tag, semver and name refs are
 // fetched at depth 1 unless o.FullHistory is set; a commit is looked for
 // in the full history of its Branch, or of every branch and tag.
+//
+// Symbolic links that point out of the repository are not written; the
+// Commit lists them in OutsideLinks. Nothing outside dir is read or
+// written.
 //
 // Failures are *AuthError, *NotFoundError, *UnreachableError or
 // *InvalidError where they fit; no message carries a secret.
@@ -113,11 +121,17 @@ func Checkout(ctx context.Context, url, dir string, o Options) (*Commit, error) 
 	if err := checkSparseDirs(commit, dirs, url); err != nil {
 		return nil, err
 	}
-	// go-git would rewrite a link to an absolute path into the work
-	// tree; refuse such commits rather than hand on a changed tree, and
-	// entries Git itself would not check out.
-	if err := checkTree(commit); err != nil {
+	// Entries Git itself would not check out fail the checkout; links
+	// out of the repository are left out of the work tree (go-git would
+	// even rewrite an absolute one into it) and reported.
+	outside, err := checkTree(commit)
+	if err != nil {
 		return nil, err
+	}
+	outside = slices.DeleteFunc(outside, func(l OutsideLink) bool { return !wantedPath(dirs, l.Path, false) })
+	skip := make(map[string]bool, len(outside))
+	for _, l := range outside {
+		skip[l.Path] = true
 	}
 	if o.RecurseSubmodules {
 		// Submodules need go-git's work tree and index: check out the
@@ -135,10 +149,18 @@ func Checkout(ctx context.Context, url, dir string, o Options) (*Commit, error) 
 		if err := w.Checkout(co); err != nil {
 			return nil, fmt.Errorf("checking out %s: %w", commit.Hash, err)
 		}
+		for _, l := range outside {
+			p := filepath.Join(dir, filepath.FromSlash(l.Path))
+			if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+				if err := os.Remove(p); err != nil {
+					return nil, fmt.Errorf("leaving out link %s: %w", l.Path, err)
+				}
+			}
+		}
 		if err := updateSubmodules(ctx, repo, o, maxSubmoduleDepth); err != nil {
 			return nil, err
 		}
-	} else if err := exportTree(repo.Storer, commit, dir, dirs); err != nil {
+	} else if err := exportTree(repo.Storer, commit, dir, dirs, skip); err != nil {
 		var unsafe *UnsafePathError
 		if errors.As(err, &unsafe) {
 			return nil, err
@@ -159,6 +181,7 @@ func Checkout(ctx context.Context, url, dir string, o Options) (*Commit, error) 
 			return nil, err
 		}
 	}
+	c.OutsideLinks = outside
 	return c, nil
 }
 

@@ -1,8 +1,9 @@
 package git
 
 import (
-	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -82,6 +83,33 @@ func TestCheckoutRefKinds(t *testing.T) {
 				t.Errorf("author %+v", c.Author)
 			}
 		})
+	}
+}
+
+// With no ref, an old master wins over the branch HEAD points at, as in
+// Flux; without master, HEAD's branch is followed (the "default branch"
+// case of TestCheckoutRefKinds).
+func TestCheckoutWithoutRefFollowsMasterOverHEAD(t *testing.T) {
+	f := newFixture(t)
+	c1 := f.commits["c1"]
+	gitserver.NoErr(t, f.w.Push("origin", c1+":refs/heads/master"))
+	srv := gitserver.StartHTTP(t, f.root, gitserver.HTTPOptions{})
+	url := srv.RepoURL(repoName)
+
+	c, err := Checkout(ctxT(t), url, t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "master@sha1:" + c1
+	if got := c.Revision(); got != want {
+		t.Errorf("checkout revision %s, want %s (HEAD is %s)", got, want, gitserver.DefaultBranch)
+	}
+	latest, err := LatestRevision(ctxT(t), url, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if latest != want {
+		t.Errorf("LatestRevision %s, want %s", latest, want)
 	}
 }
 
@@ -278,38 +306,50 @@ func TestSubmodules(t *testing.T) {
 	}
 }
 
-// A commit with a link out of the repository is refused, naming the link;
-// a link that stays inside is checked out as a link.
-func TestCheckoutRefusesLinksOut(t *testing.T) {
+// A link out of the repository does not stop the checkout: it is left out
+// of the work tree and reported, with both ways of checking out (the
+// export, and go-git's work tree for submodules). A link that stays inside
+// is checked out as a link.
+func TestCheckoutLeavesOutLinksOut(t *testing.T) {
 	srv := gitserver.StartHTTP(t, t.TempDir(), gitserver.HTTPOptions{})
 	for _, tc := range []struct {
 		name, target string
-		unsafe       bool
+		outside      bool
 	}{
 		{"abs", "/etc/passwd", true},
 		{"up", "../../etc/passwd", true},
-		{"inside", "deploy/app.yaml", false},
+		{"inside", "../deploy/app.yaml", false},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := gitserver.MustSeed(t, srv.Root, tc.name+".git", map[string]string{"deploy/app.yaml": "a: 1\n"})
-			gitserver.NoErr(t, os.Symlink(tc.target, filepath.Join(w.Dir, "link")))
-			gitserver.Must[string](t)(w.Commit("link"))
-			gitserver.NoErr(t, w.Push("origin", gitserver.DefaultBranch))
-			dir := t.TempDir()
-			_, err := Checkout(context.Background(), srv.RepoURL(tc.name+".git"), dir, Options{})
-			var unsafe *UnsafeSymlinkError
-			if got := errors.As(err, &unsafe); got != tc.unsafe {
-				t.Fatalf("unsafe = %v (err %v), want %v", got, err, tc.unsafe)
-			}
-			if tc.unsafe {
-				if unsafe.Path != "link" || unsafe.Target != tc.target {
-					t.Errorf("error = %+v", unsafe)
+		w := gitserver.MustSeed(t, srv.Root, tc.name+".git", map[string]string{"deploy/app.yaml": "a: 1\n"})
+		gitserver.NoErr(t, os.MkdirAll(filepath.Join(w.Dir, "tools"), 0o755))
+		gitserver.NoErr(t, os.Symlink(tc.target, filepath.Join(w.Dir, "tools", "link")))
+		gitserver.Must[string](t)(w.Commit("link"))
+		gitserver.NoErr(t, w.Push("origin", gitserver.DefaultBranch))
+		for _, submodules := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/submodules=%v", tc.name, submodules), func(t *testing.T) {
+				dir := t.TempDir()
+				c, err := Checkout(ctxT(t), srv.RepoURL(tc.name+".git"), dir, Options{RecurseSubmodules: submodules})
+				if err != nil {
+					t.Fatal(err)
 				}
-				return
-			}
-			if got, err := os.Readlink(filepath.Join(dir, "link")); err != nil || got != tc.target {
-				t.Errorf("link = %q, %v", got, err)
-			}
-		})
+				if _, err := os.Stat(filepath.Join(dir, "deploy", "app.yaml")); err != nil {
+					t.Errorf("the rest of the tree is missing: %v", err)
+				}
+				got, err := os.Readlink(filepath.Join(dir, "tools", "link"))
+				if !tc.outside {
+					if err != nil || got != tc.target || len(c.OutsideLinks) != 0 {
+						t.Errorf("inside link = %q, %v; reported outside: %v", got, err, c.OutsideLinks)
+					}
+					return
+				}
+				if !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("link out of the repository was written: %q, %v", got, err)
+				}
+				want := []OutsideLink{{Path: "tools/link", Target: tc.target}}
+				if !slices.Equal(c.OutsideLinks, want) {
+					t.Errorf("OutsideLinks = %v, want %v", c.OutsideLinks, want)
+				}
+			})
+		}
 	}
 }

@@ -37,14 +37,17 @@ type exporter struct {
 	commit string
 	// sparse are the directories to export; none means all.
 	sparse []string
-	buf    []byte
+	// skip are the paths of links not to write.
+	skip map[string]bool
+	buf  []byte
 }
 
 // exportTree writes the tree of c into dir, which must exist. Only the
 // directories in sparse (and their parents) are written when it is not
-// empty. Symbolic links are written as they are: checkTree has
-// refused links leaving the tree. Submodules become empty directories.
-func exportTree(s storer.EncodedObjectStorer, c *object.Commit, dir string, sparse []string) error {
+// empty. Symbolic links are written as they are, except those whose
+// paths are in skip (checkTree lists the links leaving the tree).
+// Submodules become empty directories.
+func exportTree(s storer.EncodedObjectStorer, c *object.Commit, dir string, sparse []string, skip map[string]bool) error {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return err
@@ -54,7 +57,7 @@ func exportTree(s storer.EncodedObjectStorer, c *object.Commit, dir string, spar
 	if err != nil {
 		return fmt.Errorf("reading the tree of commit %s: %w", c.Hash, err)
 	}
-	x := &exporter{s: s, commit: c.Hash.String(), sparse: sparse, buf: make([]byte, 128<<10)}
+	x := &exporter{s: s, commit: c.Hash.String(), sparse: sparse, skip: skip, buf: make([]byte, 128<<10)}
 	return x.tree(root, tree, "")
 }
 
@@ -104,7 +107,7 @@ func (x *exporter) tree(d *os.Root, t *object.Tree, prefix string) error {
 				return err
 			}
 		case filemode.Symlink:
-			if !x.wanted(p, false) {
+			if !x.wanted(p, false) || x.skip[p] {
 				continue
 			}
 			target, err := x.linkTarget(e.Hash)
@@ -130,10 +133,16 @@ func (x *exporter) tree(d *os.Root, t *object.Tree, prefix string) error {
 // wanted reports whether a path belongs in a sparse export: files below a
 // listed directory, and directories on the way to one or below one.
 func (x *exporter) wanted(p string, isDir bool) bool {
-	if len(x.sparse) == 0 {
+	return wantedPath(x.sparse, p, isDir)
+}
+
+// wantedPath reports whether a path belongs in a checkout limited to the
+// sparse directories (all paths when there are none).
+func wantedPath(sparse []string, p string, isDir bool) bool {
+	if len(sparse) == 0 {
 		return true
 	}
-	for _, d := range x.sparse {
+	for _, d := range sparse {
 		if p == d && isDir || strings.HasPrefix(p, d+"/") || isDir && strings.HasPrefix(d, p+"/") {
 			return true
 		}

@@ -15,8 +15,9 @@ import (
 
 // Ref says what to check out. When several fields are set, the first of
 // Commit, Name, SemVer, Tag and Branch wins (Branch still narrows where a
-// Commit is looked for). An empty Ref means the remote's default branch,
-// the one its HEAD points at.
+// Commit is looked for). An empty Ref means the branch "master", as in
+// Flux, or, when the remote has no such branch, the branch its HEAD points
+// at.
 type Ref struct {
 	// Branch to follow.
 	Branch string
@@ -78,6 +79,10 @@ type Commit struct {
 	// ReferencingTag is the annotated tag the checkout went through, if
 	// any.
 	ReferencingTag *Tag
+	// OutsideLinks are the symbolic links of the checked-out tree that
+	// point out of the repository, in tree order. Checkout left them out
+	// of the work tree.
+	OutsideLinks []OutsideLink
 }
 
 // Revision returns the commit's revision string, such as

@@ -99,9 +99,15 @@ func listRefs(ctx context.Context, s *session) (remoteRefs, error) {
 	return out, nil
 }
 
+// DefaultBranch is the branch an empty Ref follows when the remote has it,
+// as Flux does.
+const DefaultBranch = "master"
+
 // resolveTarget picks the remote ref for a Ref that is not a commit.
 // refs may be empty when the ref names its remote ref without listing
-// (branch, tag, name); SemVer and the default branch need the list.
+// (branch, tag, name); SemVer and the default branch need the list. An
+// empty Ref resolves to DefaultBranch when the remote has it, else to the
+// branch the remote's HEAD points at.
 func resolveTarget(s *session, ref Ref, refs remoteRefs) (target, error) {
 	switch {
 	case ref.Name != "":
@@ -122,6 +128,11 @@ func resolveTarget(s *session, ref Ref, refs remoteRefs) (target, error) {
 	}
 	if refs.hashes == nil {
 		return target{}, errors.New("the default branch needs the remote's refs")
+	}
+	// Flux follows master when no ref is given; a repository without one
+	// falls back to the branch its HEAD points at.
+	if _, ok := refs.hashes[plumbing.NewBranchReferenceName(DefaultBranch).String()]; ok {
+		return branchTarget(DefaultBranch), nil
 	}
 	head := refs.head
 	if head == "" {

@@ -9,37 +9,40 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
-// UnsafeSymlinkError says a commit holds a symbolic link that points out of
-// the repository: to an absolute path, or above the root.
-type UnsafeSymlinkError struct {
-	Commit string
-	Path   string
+// OutsideLink is a symbolic link of a commit that points out of the
+// repository: to an absolute path, or above the root. A checkout leaves
+// it out of the work tree.
+type OutsideLink struct {
+	// Path is the link's path in the repository, with forward slashes.
+	Path string
+	// Target is where it points, as committed.
 	Target string
 }
 
-// Error names the link and where it points.
-func (e *UnsafeSymlinkError) Error() string {
-	return fmt.Sprintf("commit %s: symbolic link %q points to %q, outside the repository", e.Commit, e.Path, e.Target)
-}
+// String shows the link as "path -> target".
+func (l OutsideLink) String() string { return l.Path + " -> " + l.Target }
 
 // maxLinkTarget caps the bytes read for one link target.
 const maxLinkTarget = 4096
 
 // checkTree refuses a commit whose tree holds an entry Git would not
-// check out (see safeEntryName) or a link leaving the repository. It
-// decodes each tree once and reads only the links.
-func checkTree(c *object.Commit) error {
+// check out (see safeEntryName), and lists the links that leave the
+// repository, in tree order. It decodes each tree once and reads only the
+// links.
+func checkTree(c *object.Commit) ([]OutsideLink, error) {
 	tree, err := c.Tree()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return checkEntries(c, tree, "", 0)
+	var out []OutsideLink
+	err = checkEntries(c, tree, "", 0, &out)
+	return out, err
 }
 
 // maxTreeDepth bounds the nesting of directories a checkout follows.
 const maxTreeDepth = 256
 
-func checkEntries(c *object.Commit, t *object.Tree, prefix string, depth int) error {
+func checkEntries(c *object.Commit, t *object.Tree, prefix string, depth int, out *[]OutsideLink) error {
 	if depth > maxTreeDepth {
 		return &UnsafePathError{Commit: c.Hash.String(), Path: prefix}
 	}
@@ -58,37 +61,37 @@ func checkEntries(c *object.Commit, t *object.Tree, prefix string, depth int) er
 			if err != nil {
 				return fmt.Errorf("reading tree %s: %w", name, err)
 			}
-			if err := checkEntries(c, sub, name, depth+1); err != nil {
+			if err := checkEntries(c, sub, name, depth+1, out); err != nil {
 				return err
 			}
 		case filemode.Symlink:
-			if err := checkLink(c, t, e, name); err != nil {
+			target, err := readLink(t, e, name)
+			if err != nil {
 				return err
+			}
+			if path.IsAbs(target) || !localPath(path.Join(path.Dir(name), target)) {
+				*out = append(*out, OutsideLink{Path: name, Target: target})
 			}
 		}
 	}
 	return nil
 }
 
-func checkLink(c *object.Commit, t *object.Tree, e *object.TreeEntry, name string) error {
+func readLink(t *object.Tree, e *object.TreeEntry, name string) (string, error) {
 	f, err := t.TreeEntryFile(e)
 	if err != nil {
-		return fmt.Errorf("reading link %s: %w", name, err)
+		return "", fmt.Errorf("reading link %s: %w", name, err)
 	}
 	r, err := f.Reader()
 	if err != nil {
-		return err
+		return "", fmt.Errorf("reading link %s: %w", name, err)
 	}
 	b, err := io.ReadAll(io.LimitReader(r, maxLinkTarget))
 	r.Close()
 	if err != nil {
-		return err
+		return "", fmt.Errorf("reading link %s: %w", name, err)
 	}
-	target := string(b)
-	if path.IsAbs(target) || !localPath(path.Join(path.Dir(name), target)) {
-		return &UnsafeSymlinkError{Commit: c.Hash.String(), Path: name, Target: target}
-	}
-	return nil
+	return string(b), nil
 }
 
 // localPath reports whether a cleaned slash path stays below the root.

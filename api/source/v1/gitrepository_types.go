@@ -91,7 +91,8 @@ type GitRepositorySpec struct {
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
 	// Reference is the branch, tag, semver range, ref name or commit to
-	// check out. When unset, the remote's default branch (its HEAD) is used.
+	// check out. When unset, the branch master is followed, as in Flux; a
+	// repository without master falls back to the branch its HEAD points at.
 	// +optional
 	Reference *GitRepositoryRef `json:"ref,omitempty"`
 
@@ -107,9 +108,10 @@ type GitRepositorySpec struct {
 	ProxySecretRef *meta.LocalObjectReference `json:"proxySecretRef,omitempty"`
 
 	// Ignore lists, in .gitignore syntax (one pattern a line), the files to
-	// leave out of the artifact. When unset, a default set (VCS metadata,
-	// CI configuration, ...) is left out, plus what .sourceignore files in
-	// the repository list.
+	// leave out of the artifact, after those that .sourceignore files in
+	// the repository list. VCS metadata is always left out. A default set
+	// (images, archives, CI configuration, ...) is left out only when
+	// neither this field nor any .sourceignore file gives a pattern.
 	// +optional
 	Ignore *string `json:"ignore,omitempty"`
 
@@ -171,7 +173,8 @@ func (in *GitRepositoryInclude) GetToPath() string {
 // are set, the most specific wins: Commit, then Name, then SemVer, then
 // Tag, then Branch.
 type GitRepositoryRef struct {
-	// Branch to follow; when no field is set, the remote's default branch.
+	// Branch to follow; when no field is set, master, or the branch the
+	// remote's HEAD points at when there is no master.
 	// +optional
 	Branch string `json:"branch,omitempty"`
 

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,6 +16,7 @@ import (
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/internal/artifact"
+	"github.com/gotk-dev/gotk/internal/git"
 	"github.com/gotk-dev/gotk/internal/runtime"
 )
 
@@ -98,13 +100,27 @@ func (r *Reconciler) checkIncludeCycle(ctx context.Context, obj *sourcev1.GitRep
 }
 
 // copyIncludes unpacks each included artifact's fromPath at toPath in the
-// checkout, confined to it.
+// checkout, confined to it. It never replaces what is there: a toPath that
+// is the root, already exists (as the repository's own or an earlier
+// include's), or goes through a symbolic link is refused, naming it; an
+// empty directory there is taken over.
 func (r *Reconciler) copyIncludes(s *scope) error {
+	placed := map[string]int{} // toPath (cleaned) -> index of the include
 	for i, inc := range s.obj.Spec.Include {
 		art := s.included[i]
 		to, err := confine(s.dir, inc.GetToPath())
 		if err != nil {
 			return runtime.Stallingf(sourcev1.InvalidPathReason, "spec.include[%d].toPath: %s", i, err)
+		}
+		if to == s.dir {
+			return runtime.Stallingf(sourcev1.InvalidPathReason,
+				"spec.include[%d].toPath %q is the repository root: the included files would replace the repository's own; name a directory inside it",
+				i, inc.GetToPath())
+		}
+		rel, _ := filepath.Rel(s.dir, to)
+		rel = filepath.ToSlash(rel)
+		if err := freePath(s.dir, rel, placed); err != nil {
+			return runtime.Failed(sourcev1.InvalidPathReason, fmt.Errorf("spec.include[%d].toPath %q: %w", i, inc.GetToPath(), err))
 		}
 		tmp, err := os.MkdirTemp("", "include-")
 		if err != nil {
@@ -128,14 +144,57 @@ func (r *Reconciler) copyIncludes(s *scope) error {
 			return runtime.Stallingf(sourcev1.InvalidPathReason, "spec.include[%d].fromPath %q does not exist in %s",
 				i, inc.GetFromPath(), inc.GitRepositoryRef.Name)
 		}
-		if err := os.RemoveAll(to); err != nil {
-			return err
+		// Only an empty directory can be in the way now; os.Remove
+		// leaves anything else alone.
+		if err := os.Remove(to); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return runtime.Failed(sourcev1.InvalidPathReason, fmt.Errorf("spec.include[%d].toPath %q: %w", i, inc.GetToPath(), err))
 		}
 		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-			return err
+			return runtime.Failed(sourcev1.InvalidPathReason, fmt.Errorf("spec.include[%d].toPath %q: %w", i, inc.GetToPath(), err))
 		}
 		if err := os.Rename(from, to); err != nil {
 			return runtime.Failed(meta.StorageOperationFailedReason, err)
+		}
+		placed[rel] = i
+	}
+	return nil
+}
+
+// freePath checks that rel (a clean slash path below root) can take an
+// include: every existing element on the way is a real directory, not a
+// symbolic link or a file, and rel itself does not exist, or is an empty
+// directory. placed names the paths earlier includes took.
+func freePath(root, rel string, placed map[string]int) error {
+	parts := strings.Split(rel, "/")
+	for n := 1; n <= len(parts); n++ {
+		p := strings.Join(parts[:n], "/")
+		fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(p)))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		// The deepest include holding p owns it.
+		owner, depth := "the repository", -1
+		for q, j := range placed {
+			if (p == q || strings.HasPrefix(p, q+"/")) && len(q) > depth {
+				owner, depth = fmt.Sprintf("spec.include[%d]", j), len(q)
+			}
+		}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return fmt.Errorf("%q in %s is a symbolic link: an include is never written through one", p, owner)
+		case !fi.IsDir():
+			return fmt.Errorf("%q already exists in %s as a file: choose a toPath that does not exist", p, owner)
+		case n == len(parts):
+			entries, err := os.ReadDir(filepath.Join(root, filepath.FromSlash(p)))
+			if err != nil {
+				return err
+			}
+			if len(entries) > 0 {
+				return fmt.Errorf("%q already exists in %s: an include never replaces files; choose a toPath that does not exist", p, owner)
+			}
 		}
 	}
 	return nil
@@ -154,6 +213,7 @@ func confine(root, rel string) (string, error) {
 func (r *Reconciler) reconcileArtifact(_ context.Context, s *scope) error {
 	obj := s.obj
 	if s.upToDate {
+		runtime.Delete(obj, meta.ArtifactOutdatedCondition)
 		runtime.MarkTrue(obj, meta.ArtifactInStorageCondition, meta.SucceededReason,
 			"stored artifact for revision '%s'", obj.Status.Artifact.Revision)
 		return nil
@@ -161,10 +221,17 @@ func (r *Reconciler) reconcileArtifact(_ context.Context, s *scope) error {
 	if err := r.copyIncludes(s); err != nil {
 		return err
 	}
+	// Links out of the repository never reach the archive: the checkout
+	// did not write those of the commit, and those of submodules go here.
+	removed, err := artifact.RemoveOutsideLinks(s.dir)
+	if err != nil {
+		return runtime.Failed(sourcev1.ArchiveOperationFailedReason, fmt.Errorf("revision %s: %w", s.revision, err))
+	}
 	filter, err := artifact.IgnoreFilter(s.dir, obj.Spec.Ignore)
 	if err != nil {
 		return runtime.Stallingf(meta.InvalidSpecReason, "spec.ignore: %s", err)
 	}
+	links := outsideLinks(s.commit.OutsideLinks, removed, filter)
 	if err := checkSize(s.dir, filter, r.limits()); err != nil {
 		return runtime.Failed(sourcev1.ArchiveOperationFailedReason, err)
 	}
@@ -183,17 +250,63 @@ func (r *Reconciler) reconcileArtifact(_ context.Context, s *scope) error {
 		}
 		return runtime.Failed(meta.StorageOperationFailedReason, fmt.Errorf("store artifact: %w", err))
 	}
+	artifact.SetOutsideLinks(&art, links)
 	obj.Status.Artifact = &art
 	obj.Status.IncludedArtifacts = s.included
 	obj.Status.ObservedIgnore = obj.Spec.Ignore
 	obj.Status.ObservedRecurseSubmodules = obj.Spec.RecurseSubmodules
 	obj.Status.ObservedInclude = obj.Spec.Include
 	obj.Status.ObservedSparseCheckout = obj.Spec.SparseCheckout
+	runtime.Delete(obj, meta.ArtifactOutdatedCondition)
 	runtime.MarkTrue(obj, meta.ArtifactInStorageCondition, meta.SucceededReason, "stored artifact for revision '%s'", art.Revision)
 	if _, err := r.Storage.GarbageCollect(ref, art); err != nil {
 		ctxLog(obj).Info("garbage collection failed", "error", err.Error())
 	}
+	if len(links) > 0 && r.Recorder != nil {
+		r.Recorder.Eventf(obj, map[string]string{"revision": art.Revision}, runtime.SeverityError, SymlinkOutsideRepositoryReason,
+			"revision %s: %s; a build that needs them fails", art.Revision, artifact.DescribeOutsideLinks(links))
+	}
 	return nil
+}
+
+// SymlinkOutsideRepositoryReason is the reason of the event that names the
+// symbolic links left out of a new artifact because they point outside
+// the repository.
+const SymlinkOutsideRepositoryReason = "SymlinkOutsideRepository"
+
+// outsideLinks merges the links the checkout left out with those removed
+// from the tree afterwards, by path, leaving out those the ignore rules
+// would have left out anyway.
+func outsideLinks(checkout []git.OutsideLink, removed []artifact.OutsideLink, filter artifact.Filter) []artifact.OutsideLink {
+	var out []artifact.OutsideLink
+	seen := map[string]bool{}
+	add := func(l artifact.OutsideLink) {
+		if seen[l.Path] || filter != nil && ignoredPath(filter, l.Path) {
+			return
+		}
+		seen[l.Path] = true
+		out = append(out, l)
+	}
+	for _, l := range checkout {
+		add(artifact.OutsideLink{Path: l.Path, Target: l.Target})
+	}
+	for _, l := range removed {
+		add(l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// ignoredPath reports whether the filter leaves out the file at p or one
+// of the directories above it.
+func ignoredPath(filter artifact.Filter, p string) bool {
+	parts := strings.Split(p, "/")
+	for n := 1; n < len(parts); n++ {
+		if filter(strings.Join(parts[:n], "/"), true) {
+			return true
+		}
+	}
+	return filter(p, false)
 }
 
 // limits returns r.Limits, with the consumers' extraction defaults for

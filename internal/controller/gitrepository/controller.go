@@ -45,6 +45,9 @@ type Reconciler struct {
 // scope carries what the phases of one reconcile find.
 type scope struct {
 	obj *sourcev1.GitRepository
+	// patcher writes the status mid-reconcile, so that a new revision
+	// being built shows before its artifact is stored.
+	patcher *runtime.Patcher
 	// auth and proxy come from the referenced Secrets.
 	auth  *git.Auth
 	proxy *git.Proxy
@@ -102,7 +105,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	runtime.HandleRequest(obj)
 	runtime.MarkReconciling(obj, meta.ProgressingReason, "reconciliation in progress")
 
-	s := &scope{obj: obj}
+	s := &scope{obj: obj, patcher: patcher}
 	defer func() {
 		summarize(obj, retErr)
 		r.announce(obj, s, retErr, wasReady, prevMessage, prevRevision)
@@ -211,6 +214,8 @@ func gitOptions(s *scope) git.Options {
 // stored artifact already holds it as the spec asks.
 func (r *Reconciler) reconcileSource(ctx context.Context, s *scope) error {
 	obj := s.obj
+	// Whether the artifact is outdated is found out anew, as Flux does.
+	runtime.Delete(obj, meta.ArtifactOutdatedCondition)
 	opts := gitOptions(s)
 	rev, err := git.LatestRevision(ctx, obj.Spec.URL, opts)
 	if err != nil {
@@ -241,7 +246,47 @@ func (r *Reconciler) reconcileSource(ctx context.Context, s *scope) error {
 	s.commit = commit
 	s.revision = commit.Revision()
 	runtime.Delete(obj, meta.FetchFailedCondition)
-	return r.reconcileVerification(ctx, s)
+	if err := r.reconcileVerification(ctx, s); err != nil {
+		return err
+	}
+	return r.markOutdated(ctx, s)
+}
+
+// IncludeChangeReason is the reason of ArtifactOutdated when only the
+// artifacts of spec.include moved on.
+const IncludeChangeReason = "IncludeChange"
+
+// markOutdated records, as Flux's source-controller does, that the stored
+// artifact is behind: ArtifactOutdated=True with reason NewRevision when
+// the checked-out revision is not the stored one, or IncludeChange when
+// only included artifacts changed. The status is written at once, so that
+// the condition shows while the new artifact is packed; it is removed
+// once the artifact is stored.
+func (r *Reconciler) markOutdated(ctx context.Context, s *scope) error {
+	obj := s.obj
+	art := obj.Status.Artifact
+	if art == nil {
+		return nil
+	}
+	var msg string
+	switch {
+	case art.Revision != s.revision:
+		msg = fmt.Sprintf("new upstream revision '%s'", s.revision)
+		runtime.MarkTrue(obj, meta.ArtifactOutdatedCondition, meta.NewRevisionReason, "%s", msg)
+	case obj.Status.IncludedArtifacts != nil && !equalJSON(obj.Status.IncludedArtifacts, s.included):
+		msg = "included artifacts differ from last observed includes"
+		runtime.MarkTrue(obj, meta.ArtifactOutdatedCondition, IncludeChangeReason, "%s", msg)
+	default:
+		return nil
+	}
+	runtime.MarkReconciling(obj, meta.ProgressingReason, "building artifact: %s", msg)
+	if s.patcher == nil {
+		return nil
+	}
+	if err := s.patcher.Patch(ctx, obj); err != nil {
+		return runtime.Failed(meta.FailedReason, fmt.Errorf("record the new revision: %w", err))
+	}
+	return nil
 }
 
 // upToDate reports whether the stored artifact was made from the revision
@@ -282,11 +327,10 @@ func equalJSON(a, b any) bool {
 func classify(obj *sourcev1.GitRepository, err error) error {
 	var authErr *git.AuthError
 	var invalid *git.InvalidError
-	var unsafe *git.UnsafeSymlinkError
 	var unsafePath *git.UnsafePathError
 	var reason string
 	switch {
-	case errors.As(err, &unsafe), errors.As(err, &unsafePath):
+	case errors.As(err, &unsafePath):
 		reason = sourcev1.ArchiveOperationFailedReason
 	case errors.As(err, &invalid) && strings.HasPrefix(invalid.Field, "spec.") && invalid.Field != "spec.secretRef":
 		runtime.MarkTrue(obj, meta.FetchFailedCondition, meta.InvalidSpecReason, "%s", err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
+	"github.com/gotk-dev/gotk/internal/artifact"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	gs "github.com/gotk-dev/gotk/internal/testenv/gitserver"
 )
@@ -186,28 +187,80 @@ func TestFailuresKeepTheLastArtifact(t *testing.T) {
 	}
 }
 
-// A symlink that leaves the repository and a file over the size cap fail
-// the packing with the offending path named.
-func TestUnsafeContent(t *testing.T) {
+// A symlink that leaves the repository does not stop the repository: the
+// artifact is stored without it (and without anything it points at),
+// links that stay inside are kept, and the Ready message, the artifact's
+// metadata and a Warning event name the links left out, for as long as
+// the stored revision lacks them.
+func TestLinkOutOfTheRepositoryIsLeftOut(t *testing.T) {
 	ns := env.Namespace(t)
+	must := gs.Must[string](t)
 	srv := gs.StartHTTP(t, t.TempDir(), gs.HTTPOptions{})
-	w := gs.MustSeed(t, srv.Root, "evil.git", map[string]string{"ok.yaml": "a: 1\n"})
-	gs.NoErr(t, os.Symlink("/etc/passwd", w.Dir+"/passwd"))
-	gs.Must[string](t)(w.Commit("link out"))
+	w := gs.MustSeed(t, srv.Root, "mono.git", map[string]string{
+		"apps/web/deploy.yaml": "kind: ConfigMap\n",
+		"apps/db/deploy.yaml":  "kind: ConfigMap\n",
+	})
+	gs.NoErr(t, os.MkdirAll(w.Dir+"/tools", 0o755))
+	gs.NoErr(t, os.Symlink("/etc", w.Dir+"/tools/etc"))
+	gs.NoErr(t, os.Symlink("../../../outside", w.Dir+"/apps/db/up"))
+	gs.NoErr(t, os.Symlink("deploy.yaml", w.Dir+"/apps/web/current.yaml"))
+	rev := gs.DefaultBranch + "@sha1:" + must(w.Commit("links"))
 	gs.NoErr(t, w.Push("origin", gs.DefaultBranch))
-	key := newRepo(t, ns, "evil", srv.RepoURL("evil.git"), nil)
-	obj := failedWith(t, key, sourcev1.ArchiveOperationFailedReason)
-	if msg := runtime.Message(obj, meta.ReadyCondition); !strings.Contains(msg, "passwd") {
-		t.Errorf("message does not name the link: %s", msg)
+
+	key := newRepo(t, ns, "mono", srv.RepoURL("mono.git"), nil)
+	obj := readyAt(t, key, rev)
+	wantMsg := "stored artifact for revision '" + rev + "'; left out 2 symbolic links pointing outside the repository: " +
+		"apps/db/up -> ../../../outside, tools/etc -> /etc"
+	if msg := readyMessage(obj); msg != wantMsg {
+		t.Errorf("Ready message\n%s\nwant\n%s", msg, wantMsg)
 	}
-	if obj.Status.Artifact != nil {
-		t.Errorf("an artifact was stored: %+v", obj.Status.Artifact)
+	want := []string{"apps/db/deploy.yaml", "apps/web/current.yaml", "apps/web/deploy.yaml"}
+	if diff := cmp.Diff(want, download(t, obj.Status.Artifact)); diff != "" {
+		t.Errorf("artifact files (-want +got):\n%s", diff)
+	}
+	wantLinks := []artifact.OutsideLink{{Path: "apps/db/up", Target: "../../../outside"}, {Path: "tools/etc", Target: "/etc"}}
+	if diff := cmp.Diff(wantLinks, artifact.OutsideLinks(obj.Status.Artifact)); diff != "" {
+		t.Errorf("artifact metadata (-want +got):\n%s", diff)
+	}
+	var warned bool
+	for _, e := range waitEvents(t, key, 2) {
+		if e.Reason == SymlinkOutsideRepositoryReason && e.Type == corev1.EventTypeWarning &&
+			strings.Contains(e.Message, "tools/etc -> /etc") && strings.Contains(e.Message, "apps/db/up") {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Errorf("no %s Warning naming the links: %v", SymlinkOutsideRepositoryReason, describeEvents(events(t, key)))
 	}
 
-	big := gs.MustSeed(t, srv.Root, "big.git", map[string]string{"big.bin": strings.Repeat("x", 9<<20)})
-	_ = big
-	key = newRepo(t, ns, "big", srv.RepoURL("big.git"), nil)
-	obj = failedWith(t, key, sourcev1.ArchiveOperationFailedReason)
+	// A reconcile that finds the same revision keeps saying so.
+	requestReconcile(t, key)
+	if msg := readyMessage(handled(t, key)); msg != wantMsg {
+		t.Errorf("after an unchanged reconcile the Ready message is %q", msg)
+	}
+
+	// Once the links are gone, so is the note.
+	gs.NoErr(t, w.Remove("tools/etc"))
+	gs.NoErr(t, w.Remove("apps/db/up"))
+	next := gs.DefaultBranch + "@sha1:" + must(w.Commit("no links out"))
+	gs.NoErr(t, w.Push("origin", gs.DefaultBranch))
+	requestReconcile(t, key)
+	obj = readyAt(t, key, next)
+	if msg := readyMessage(obj); msg != "stored artifact for revision '"+next+"'" {
+		t.Errorf("Ready message after removing the links: %q", msg)
+	}
+	if obj.Status.Artifact.Metadata != nil {
+		t.Errorf("artifact metadata after removing the links: %v", obj.Status.Artifact.Metadata)
+	}
+}
+
+// A repository over the size cap fails the packing with the file named.
+func TestTooLargeRepository(t *testing.T) {
+	ns := env.Namespace(t)
+	srv := gs.StartHTTP(t, t.TempDir(), gs.HTTPOptions{})
+	gs.MustSeed(t, srv.Root, "big.git", map[string]string{"big.bin": strings.Repeat("x", 9<<20)})
+	key := newRepo(t, ns, "big", srv.RepoURL("big.git"), nil)
+	obj := failedWith(t, key, sourcev1.ArchiveOperationFailedReason)
 	if msg := runtime.Message(obj, meta.ReadyCondition); !strings.Contains(msg, "big.bin") {
 		t.Errorf("message does not name the file: %s", msg)
 	}

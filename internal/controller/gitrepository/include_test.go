@@ -1,6 +1,8 @@
 package gitrepository
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -148,4 +150,67 @@ func TestIncludeCycle(t *testing.T) {
 	if diff := cmp.Diff([]string{"a.yaml", "b/b.yaml"}, download(t, obj.Status.Artifact)); diff != "" {
 		t.Errorf("artifact files (-want +got):\n%s", diff)
 	}
+}
+
+// An include never replaces what is at its toPath: a directory or file of
+// the repository, an earlier include, or the whole checkout ("."); nor is
+// it written through a symbolic link. Each is refused naming the path,
+// while a new directory inside an existing one is fine.
+func TestIncludeNeverReplacesTheRepository(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t)
+	must := gs.Must[string](t)
+	srv := gs.StartHTTP(t, t.TempDir(), gs.HTTPOptions{})
+	gs.MustSeed(t, srv.Root, "lib.git", map[string]string{"lib.yaml": "lib: 1\n"})
+	app := gs.MustSeed(t, srv.Root, "app.git", map[string]string{
+		"app.yaml": "app: 1\n", "deploy/app.yaml": "kind: ConfigMap\n", "deploy/keep.yaml": "kind: Secret\n",
+	})
+	gs.NoErr(t, os.Symlink("deploy", filepath.Join(app.Dir, "link")))
+	appRev := gs.DefaultBranch + "@sha1:" + must(app.Commit("link to deploy"))
+	gs.NoErr(t, app.Push("origin"))
+	newRepo(t, ns, "lib", srv.RepoURL("lib.git"), nil)
+
+	refused := []struct {
+		name    string
+		incs    []sourcev1.GitRepositoryInclude
+		stalled bool
+		msg     string
+	}{
+		{"dir", []sourcev1.GitRepositoryInclude{include("lib", "", "deploy")}, false,
+			`spec.include[0].toPath "deploy": "deploy" already exists in the repository`},
+		{"file", []sourcev1.GitRepositoryInclude{include("lib", "", "deploy/app.yaml")}, false,
+			`spec.include[0].toPath "deploy/app.yaml": "deploy/app.yaml" already exists in the repository as a file`},
+		{"root", []sourcev1.GitRepositoryInclude{include("lib", "", ".")}, true,
+			`spec.include[0].toPath "." is the repository root`},
+		{"twice", []sourcev1.GitRepositoryInclude{include("lib", "", "vendor"), include("lib", "", "vendor/")}, false,
+			`spec.include[1].toPath "vendor/": "vendor" already exists in spec.include[0]`},
+		{"link", []sourcev1.GitRepositoryInclude{include("lib", "", "link/lib")}, false,
+			`spec.include[0].toPath "link/lib": "link" in the repository is a symbolic link`},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			key := newRepo(t, ns, tt.name, srv.RepoURL("app.git"), including(tt.incs...))
+			obj := failedWith(t, key, sourcev1.InvalidPathReason)
+			if msg := readyMessage(obj); !strings.Contains(msg, tt.msg) {
+				t.Errorf("Ready message %q does not contain %q", msg, tt.msg)
+			}
+			if runtime.IsStalled(obj) != tt.stalled {
+				t.Errorf("stalled %v, want %v: a clash with the repository's files is fixed by a commit, so it is retried",
+					runtime.IsStalled(obj), tt.stalled)
+			}
+			if obj.Status.Artifact != nil {
+				t.Errorf("an artifact was stored: %+v", obj.Status.Artifact)
+			}
+		})
+	}
+
+	t.Run("inside an existing directory", func(t *testing.T) {
+		t.Parallel()
+		key := newRepo(t, ns, "inside", srv.RepoURL("app.git"), including(include("lib", "", "deploy/lib")))
+		want := []string{"app.yaml", "deploy/app.yaml", "deploy/keep.yaml", "deploy/lib/lib.yaml", "link"}
+		if diff := cmp.Diff(want, download(t, readyAt(t, key, appRev).Status.Artifact)); diff != "" {
+			t.Errorf("artifact files (-want +got):\n%s", diff)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package gitrepository
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/go-logr/logr"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
+	"github.com/gotk-dev/gotk/internal/artifact"
 	"github.com/gotk-dev/gotk/internal/runtime"
 )
 
@@ -17,7 +19,13 @@ import (
 func summarize(obj *sourcev1.GitRepository, err error) {
 	if err == nil {
 		runtime.Delete(obj, meta.FetchFailedCondition)
-		runtime.MarkReady(obj, meta.SucceededReason, "stored artifact for revision '%s'", obj.Status.Artifact.Revision)
+		msg := fmt.Sprintf("stored artifact for revision '%s'", obj.Status.Artifact.Revision)
+		// Links left out stay in the message for as long as the artifact
+		// lacks them.
+		if d := artifact.DescribeOutsideLinks(artifact.OutsideLinks(obj.Status.Artifact)); d != "" {
+			msg += "; " + d
+		}
+		runtime.MarkReady(obj, meta.SucceededReason, "%s", msg)
 		return
 	}
 	runtime.MarkOutcome(obj, err, meta.FailedReason)
@@ -44,7 +52,8 @@ func (r *Reconciler) announce(obj *sourcev1.GitRepository, s *scope, err error, 
 		}
 		r.Recorder.Eventf(obj, map[string]string{"revision": art.Revision, "digest": art.Digest},
 			runtime.SeverityInfo, meta.NewRevisionReason, "%s", msg)
-	case !wasReady && prevMessage != "" && !strings.HasPrefix(prevMessage, "reconciliation in progress"):
+	case !wasReady && prevMessage != "" && !strings.HasPrefix(prevMessage, "reconciliation in progress") &&
+		!strings.HasPrefix(prevMessage, "building artifact"):
 		r.Recorder.Eventf(obj, map[string]string{"revision": art.Revision}, runtime.SeverityInfo, meta.SucceededReason,
 			"stored artifact for revision '%s' again", art.Revision)
 	}

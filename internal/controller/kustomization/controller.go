@@ -245,7 +245,9 @@ func (r *Reconciler) reconcileBuild(ctx context.Context, s *scope) error {
 	}
 	objs, err := kustomize.Build(ctx, s.handle.Dir, &obj.Spec, kustomize.BuildOptions{NoRemoteBases: r.Options.NoRemoteBases})
 	if err != nil {
-		return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("build of revision %s failed: %w", s.revision, err))
+		// A file the build misses may be a link the source left out.
+		note := artifact.ExplainMissing(err.Error(), s.source.GetArtifact())
+		return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("build of revision %s failed: %w%s", s.revision, err, note))
 	}
 	if pb := obj.Spec.PostBuild; pb != nil {
 		opts := kustomize.SubstituteOptions{Strict: r.StrictSubstitutions}
