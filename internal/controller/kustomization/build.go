@@ -112,3 +112,34 @@ func addToInventory(inv *meta.ResourceInventory, cs *ssa.ChangeSet) *meta.Resour
 	sort.Slice(merged.Entries, func(i, j int) bool { return merged.Entries[i].ID < merged.Entries[j].ID })
 	return merged
 }
+
+// unionInventory returns the objects of the old inventory and of the new
+// one, less those that the prune deleted: what a failed prune leaves in
+// the care of the Kustomization. An object in both keeps the new one's
+// API version.
+func unionInventory(old, new *meta.ResourceInventory, pruned *ssa.ChangeSet) *meta.ResourceInventory {
+	gone := map[string]bool{}
+	if pruned != nil {
+		for _, e := range pruned.Entries {
+			if e.Action == ssa.ActionPruned {
+				gone[e.Ref.ID()] = true
+			}
+		}
+	}
+	out := &meta.ResourceInventory{Entries: []meta.ResourceRef{}}
+	seen := map[string]bool{}
+	for _, inv := range []*meta.ResourceInventory{new, old} {
+		if inv == nil {
+			continue
+		}
+		for _, e := range inv.Entries {
+			if seen[e.ID] || gone[e.ID] {
+				continue
+			}
+			seen[e.ID] = true
+			out.Entries = append(out.Entries, e)
+		}
+	}
+	sort.Slice(out.Entries, func(i, j int) bool { return out.Entries[i].ID < out.Entries[j].ID })
+	return out
+}

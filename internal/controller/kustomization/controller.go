@@ -328,8 +328,9 @@ func (r *Reconciler) reconcilePrune(ctx context.Context, s *scope) error {
 	pruned, err := s.manager.Delete(ctx, stale, ssa.DeleteOptions{})
 	s.changes.Append(pruned)
 	if err != nil {
-		// Keep what could not be pruned in the inventory, to try again.
-		obj.Status.Inventory = old
+		// Keep what could not be pruned in the inventory, to try again,
+		// and what this apply created, to prune it once it leaves Git.
+		obj.Status.Inventory = unionInventory(old, inv, pruned)
 		return runtime.Failed(meta.PruneFailedReason, fmt.Errorf("prune failed: %w", err))
 	}
 	return nil
