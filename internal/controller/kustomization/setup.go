@@ -2,7 +2,9 @@ package kustomization
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -278,6 +280,15 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, obj *kustomizev1.Kusto
 				opts.WaitTimeout = obj.GetTimeout()
 			}
 			cs, err := m.Delete(ctx, refs, opts)
+			var notGone *ssa.NotGoneError
+			if errors.As(err, &notGone) {
+				// As Flux documents it: WaitForTermination waits for
+				// spec.timeout at most, then lets the Kustomization go.
+				r.eventf(obj, runtime.SeverityError, meta.DeletingReason,
+					"deletionPolicy WaitForTermination: %d objects still exist after spec.timeout (%s), the finalizer is removed anyway: %s",
+					len(notGone.Left), obj.GetTimeout(), refList(notGone.Left))
+				err = nil
+			}
 			if err != nil {
 				return ctrl.Result{}, fmt.Errorf("delete objects of Kustomization %s/%s: %w", obj.Namespace, obj.Name, err)
 			}
@@ -306,6 +317,15 @@ func (r *Reconciler) forget(key types.NamespacedName) {
 	if r.Clients != nil {
 		r.Clients.Forget(key)
 	}
+}
+
+// refList names objects, "Kind/namespace/name", separated by commas.
+func refList(refs []ssa.ObjectRef) string {
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = r.String()
+	}
+	return strings.Join(names, ", ")
 }
 
 // identityGone says why the objects of obj cannot be deleted any more:
