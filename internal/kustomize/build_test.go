@@ -2,6 +2,10 @@ package kustomize
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -369,6 +373,43 @@ func TestYAMLSyntaxErrorLines(t *testing.T) {
 		_, err = holdsObjects([]byte(tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("holdsObjects(%q) = %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+// A build that references a remote resource says so, so that its result
+// is not reused; a build of local files does not.
+func TestBuildReportsRemote(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fetched\n  namespace: ns\n")
+	}))
+	defer srv.Close()
+	root := t.TempDir()
+	for name, content := range map[string]string{
+		"remote/kustomization.yaml": "resources:\n  - local.yaml\n  - " + srv.URL + "/cm.yaml\n",
+		"remote/local.yaml":         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local\n  namespace: ns\n",
+		"local/kustomization.yaml":  "resources:\n  - local.yaml\n",
+		"local/local.yaml":          "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local\n  namespace: ns\n",
+	} {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		path   string
+		remote bool
+		n      int
+	}{{"remote", true, 2}, {"local", false, 1}} {
+		res, err := BuildResult(context.Background(), root, &kustomizev1.KustomizationSpec{Path: tc.path}, BuildOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.path, err)
+		}
+		if res.Remote != tc.remote || len(res.Objects) != tc.n {
+			t.Errorf("%s: remote %v with %d objects, want %v with %d", tc.path, res.Remote, len(res.Objects), tc.remote, tc.n)
 		}
 	}
 }

@@ -221,7 +221,8 @@ func newSource(kind string) (sourcev1.Source, error) {
 // reconcileBuild builds the manifests and substitutes variables. Nothing is
 // written to the cluster when it fails. A build whose inputs (artifact,
 // spec, variables) are those of this Kustomization's last build is not run
-// again: kustomize's cost grows with the square of the object count.
+// again: kustomize's cost grows with the square of the object count. A
+// build that fetched anything remote is never reused.
 func (r *Reconciler) reconcileBuild(ctx context.Context, s *scope) error {
 	obj := s.obj
 	if obj.Spec.Decryption != nil {
@@ -246,17 +247,24 @@ func (r *Reconciler) reconcileBuild(ctx context.Context, s *scope) error {
 		s.objects = objs
 		return nil
 	}
-	objs, err := kustomize.Build(ctx, s.handle.Dir, &obj.Spec, kustomize.BuildOptions{NoRemoteBases: r.Options.NoRemoteBases})
+	res, err := kustomize.BuildResult(ctx, s.handle.Dir, &obj.Spec, kustomize.BuildOptions{NoRemoteBases: r.Options.NoRemoteBases})
 	if err != nil {
 		return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("build of revision %s failed: %w", s.revision, err))
 	}
+	objs := res.Objects
 	if pb := obj.Spec.PostBuild; pb != nil {
 		opts := kustomize.SubstituteOptions{Strict: r.StrictSubstitutions}
 		if err := kustomize.SubstituteWithOptions(objs, pb, vars, opts); err != nil {
 			return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("post-build substitution of revision %s: %w", s.revision, err))
 		}
 	}
-	r.builds.put(nn, key, objs)
+	if res.Remote {
+		// What a remote base holds may change without the artifact
+		// changing: such a build is run every time.
+		r.builds.forget(nn)
+	} else {
+		r.builds.put(nn, key, objs)
+	}
 	s.objects = objs
 	return nil
 }
