@@ -312,7 +312,12 @@ func TestBuildErrors(t *testing.T) {
 		{
 			name: "objects mixed with other documents in a plain directory",
 			root: "broken", spec: kustomizev1.KustomizationSpec{Path: "mixed"},
-			want: []string{"mixed/cm.yaml", "line 6", "not a Kubernetes object"},
+			want: []string{"mixed/cm.yaml", "document 2 (line 6)", "not a Kubernetes object"},
+		},
+		{
+			name: "a file of only other documents in a plain directory",
+			root: "broken", spec: kustomizev1.KustomizationSpec{Path: "not-object"},
+			want: []string{"not-object/values.yaml", "document 1 (line 2)", "not a Kubernetes object", ".sourceignore"},
 		},
 		{
 			name: "a remote base with remote bases disabled",
@@ -341,12 +346,16 @@ func TestBuildErrors(t *testing.T) {
 }
 
 // TestBuildNothing builds directories that hold no object: an empty one
-// and one with only non-Kubernetes YAML.
+// and one with only empty documents and comments.
 func TestBuildNothing(t *testing.T) {
 	empty := t.TempDir()
+	comments := t.TempDir()
+	if err := os.WriteFile(filepath.Join(comments, "empty.yaml"), []byte("# nothing yet\n---\n---\n# still nothing\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct{ root, path string }{
 		{empty, ""},
-		{testdata(t, "plain"), "apps/.github"},
+		{comments, ""},
 	} {
 		objs, err := Build(context.Background(), tt.root, &kustomizev1.KustomizationSpec{Path: tt.path, TargetNamespace: "x"}, BuildOptions{})
 		if err != nil || len(objs) != 0 {
