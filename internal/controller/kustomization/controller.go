@@ -73,10 +73,15 @@ type scope struct {
 	obj      *kustomizev1.Kustomization
 	source   sourcev1.Source
 	revision string
-	handle   *artifact.Handle
-	objects  []*unstructured.Unstructured
-	manager  *ssa.Manager
-	changes  *ssa.ChangeSet
+	// originRevision is the revision the artifact was made from, as its
+	// metadata records it (org.opencontainers.image.revision).
+	originRevision string
+	// digest identifies the built objects, for status.history.
+	digest  string
+	handle  *artifact.Handle
+	objects []*unstructured.Unstructured
+	manager *ssa.Manager
+	changes *ssa.ChangeSet
 	// patcher writes the status; reconcileHealth uses it to show a long
 	// wait while it lasts.
 	patcher *runtime.Patcher
@@ -124,6 +129,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			s.handle.Release()
 		}
 		summarize(obj, retErr)
+		recordHistory(obj, s, retErr, start)
 		keepTransitionTimes(startConditions, obj.Status.Conditions)
 		r.announce(obj, s, retErr, wasReady, prevMessage)
 		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
@@ -195,6 +201,7 @@ func (r *Reconciler) reconcileSource(ctx context.Context, s *scope) error {
 			fmt.Errorf("source %s '%s/%s' is not ready: it has no artifact yet", ref.Kind, ns, ref.Name))
 	}
 	s.revision = art.Revision
+	s.originRevision = art.OriginRevision()
 	obj.Status.LastAttemptedRevision = art.Revision
 	handle, err := r.Artifacts.Get(ctx, *art)
 	if err != nil {
@@ -243,8 +250,8 @@ func (r *Reconciler) reconcileBuild(ctx context.Context, s *scope) error {
 		return runtime.Failed(meta.BuildFailedReason, err)
 	}
 	nn := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}
-	if objs, ok := r.builds.get(nn, key); ok {
-		s.objects = objs
+	if b, ok := r.builds.get(nn, key); ok {
+		s.objects, s.digest = b.objs, b.digest
 		return nil
 	}
 	res, err := kustomize.BuildResult(ctx, s.handle.Dir, &obj.Spec, kustomize.BuildOptions{NoRemoteBases: r.Options.NoRemoteBases})
@@ -258,14 +265,18 @@ func (r *Reconciler) reconcileBuild(ctx context.Context, s *scope) error {
 			return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("post-build substitution of revision %s: %w", s.revision, err))
 		}
 	}
+	digest, err := objectsDigest(objs)
+	if err != nil {
+		return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("digest of revision %s: %w", s.revision, err))
+	}
 	if res.Remote {
 		// What a remote base holds may change without the artifact
 		// changing: such a build is run every time.
 		r.builds.forget(nn)
 	} else {
-		r.builds.put(nn, key, objs)
+		r.builds.put(nn, &build{key: key, objs: objs, digest: digest})
 	}
-	s.objects = objs
+	s.objects, s.digest = objs, digest
 	return nil
 }
 
@@ -293,6 +304,7 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) error {
 		return runtime.Failed(meta.ReconciliationFailedReason, fmt.Errorf("apply of revision %s failed: %w", s.revision, err))
 	}
 	obj.Status.LastAppliedRevision = s.revision
+	obj.Status.LastAppliedOriginRevision = s.originRevision
 	return nil
 }
 

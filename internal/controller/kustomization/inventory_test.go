@@ -57,6 +57,10 @@ func TestFailedPruneKeepsBothInventories(t *testing.T) {
 		t.Errorf("inventory after the failed prune %v, want both %s and %s", ids, oldID, newID)
 	}
 
+	if len(ks.Status.History) == 0 || ks.Status.History[0].LastReconciledStatus != meta.PruneFailedReason {
+		t.Errorf("status.history does not record the failed prune first: %+v", ks.Status.History)
+	}
+
 	role := &rbacv1.Role{}
 	if err := env.Client.Get(ctx, clientKey(ns, "no-delete"), role); err != nil {
 		t.Fatal(err)
