@@ -38,6 +38,20 @@ type Artifact struct {
 	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
+// OriginRevisionAnnotation is the artifact metadata key that carries the
+// revision of the origin of an artifact, such as the Git commit an OCI
+// artifact was pushed from.
+const OriginRevisionAnnotation = "org.opencontainers.image.revision"
+
+// OriginRevision returns the revision of the origin of the artifact, or
+// "" when it records none.
+func (a *Artifact) OriginRevision() string {
+	if a == nil {
+		return ""
+	}
+	return a.Metadata[OriginRevisionAnnotation]
+}
+
 // HasRevision reports whether the artifact was made from revision.
 func (a *Artifact) HasRevision(revision string) bool {
 	return a != nil && a.Revision == revision

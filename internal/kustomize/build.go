@@ -40,49 +40,78 @@ var buildMu sync.Mutex
 // outside it (remote bases aside, when allowed); see the package
 // documentation for the rules.
 func Build(ctx context.Context, root string, spec *kustomizev1.KustomizationSpec, opts BuildOptions) ([]*unstructured.Unstructured, error) {
+	res, err := BuildResult(ctx, root, spec, opts)
+	if err != nil {
+		return nil, err
+	}
+	return res.Objects, nil
+}
+
+// Result is what a build made.
+type Result struct {
+	// Objects are the objects to apply.
+	Objects []*unstructured.Unstructured
+	// Remote reports that a kustomization of the build references
+	// something fetched over the network (a git or HTTP base, resource or
+	// component): the same artifact may build differently later, so the
+	// result must not be reused for it.
+	Remote bool
+}
+
+// BuildResult is Build, and tells whether the build fetched anything
+// remote.
+func BuildResult(ctx context.Context, root string, spec *kustomizev1.KustomizationSpec, opts BuildOptions) (*Result, error) {
+	objs, remote, err := build(ctx, root, spec, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Objects: objs, Remote: remote}, nil
+}
+
+func build(ctx context.Context, root string, spec *kustomizev1.KustomizationSpec, opts BuildOptions) (_ []*unstructured.Unstructured, remote bool, _ error) {
 	if spec == nil {
 		spec = &kustomizev1.KustomizationSpec{}
 	}
 	realRoot, err := resolveRoot(root)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	c := newConfinedFS(realRoot, !opts.NoRemoteBases)
 	dir, err := resolveDir(c, spec.Path)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 
 	name, err := findKustomizationFile(c, dir)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var kus *kustypes.Kustomization
 	if name == "" {
 		name = "kustomization.yaml"
 		if kus, err = generateKustomization(ctx, c, dir); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if files, ok := plainFiles(c, dir, kus); ok && (!specChangesKustomization(spec) || onlyTargetNamespace(spec)) {
 			var objs []*unstructured.Unstructured
 			built := false
 			if spec.TargetNamespace == "" {
 				if objs, err = decodePlain(c, files); err != nil {
-					return nil, err
+					return nil, false, err
 				}
 				built = !steersKustomize(objs)
 			} else if objs, built = buildPlain(c, files, spec.TargetNamespace); !built {
 				// Name the file (and line) of a broken manifest or of
 				// duplicates, which decodePlain does better than kustomize.
 				if _, err := decodePlain(c, files); err != nil {
-					return nil, err
+					return nil, false, err
 				}
 			}
 			if built {
 				if cm := spec.CommonMetadata; cm != nil {
 					setCommonMetadata(objs, cm)
 				}
-				return objs, nil
+				return objs, false, nil
 			}
 			// Otherwise kustomize must run after all.
 		}
@@ -90,11 +119,11 @@ func Build(ctx context.Context, root string, spec *kustomizev1.KustomizationSpec
 		file := filepath.Join(dir, name)
 		data, err := c.ReadFile(file)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		kus = &kustypes.Kustomization{}
 		if err := kus.Unmarshal(data); err != nil {
-			return nil, fmt.Errorf("%s: %w", c.rel(file), err)
+			return nil, false, fmt.Errorf("%s: %w", c.rel(file), err)
 		}
 		if !specChangesKustomization(spec) {
 			kus = nil // build the user's file as it is
@@ -102,40 +131,40 @@ func Build(ctx context.Context, root string, spec *kustomizev1.KustomizationSpec
 	}
 	if kus != nil {
 		if err := applySpec(c, dir, kus, spec); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		data, err := yaml.Marshal(kus)
 		if err != nil {
-			return nil, fmt.Errorf("writing the kustomization of %s: %w", displayDir(c.rel(dir)), err)
+			return nil, false, fmt.Errorf("writing the kustomization of %s: %w", displayDir(c.rel(dir)), err)
 		}
 		c.override(filepath.Join(dir, name), data)
 	}
 
 	rc := &refChecker{fs: c, noRemote: opts.NoRemoteBases, visited: map[string]bool{}}
 	if err := rc.checkDir(dir); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 
 	m, err := runKustomize(c, dir)
 	if err != nil {
 		if strings.Contains(err.Error(), "MalformedYAMLError") {
 			if yerr := rc.diagnoseYAML(); yerr != nil {
-				return nil, &BuildError{msg: yerr.Error(), err: err}
+				return nil, false, &BuildError{msg: yerr.Error(), err: err}
 			}
 		}
-		return nil, cleanError(err, realRoot)
+		return nil, false, cleanError(err, realRoot)
 	}
 	objs, err := toUnstructured(m.Resources())
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if cm := spec.CommonMetadata; cm != nil {
 		setCommonMetadata(objs, cm)
 	}
-	return objs, nil
+	return objs, rc.remote, nil
 }
 
 // resolveRoot returns the absolute, symlink-free path of the artifact root.

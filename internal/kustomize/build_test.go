@@ -2,6 +2,10 @@ package kustomize
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -308,7 +312,12 @@ func TestBuildErrors(t *testing.T) {
 		{
 			name: "objects mixed with other documents in a plain directory",
 			root: "broken", spec: kustomizev1.KustomizationSpec{Path: "mixed"},
-			want: []string{"mixed/cm.yaml", "line 6", "not a Kubernetes object"},
+			want: []string{"mixed/cm.yaml", "document 2 (line 6)", "not a Kubernetes object"},
+		},
+		{
+			name: "a file of only other documents in a plain directory",
+			root: "broken", spec: kustomizev1.KustomizationSpec{Path: "not-object"},
+			want: []string{"not-object/values.yaml", "document 1 (line 2)", "not a Kubernetes object", ".sourceignore"},
 		},
 		{
 			name: "a remote base with remote bases disabled",
@@ -337,12 +346,16 @@ func TestBuildErrors(t *testing.T) {
 }
 
 // TestBuildNothing builds directories that hold no object: an empty one
-// and one with only non-Kubernetes YAML.
+// and one with only empty documents and comments.
 func TestBuildNothing(t *testing.T) {
 	empty := t.TempDir()
+	comments := t.TempDir()
+	if err := os.WriteFile(filepath.Join(comments, "empty.yaml"), []byte("# nothing yet\n---\n---\n# still nothing\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct{ root, path string }{
 		{empty, ""},
-		{testdata(t, "plain"), "apps/.github"},
+		{comments, ""},
 	} {
 		objs, err := Build(context.Background(), tt.root, &kustomizev1.KustomizationSpec{Path: tt.path, TargetNamespace: "x"}, BuildOptions{})
 		if err != nil || len(objs) != 0 {
@@ -369,6 +382,43 @@ func TestYAMLSyntaxErrorLines(t *testing.T) {
 		_, err = holdsObjects([]byte(tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("holdsObjects(%q) = %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+// A build that references a remote resource says so, so that its result
+// is not reused; a build of local files does not.
+func TestBuildReportsRemote(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fetched\n  namespace: ns\n")
+	}))
+	defer srv.Close()
+	root := t.TempDir()
+	for name, content := range map[string]string{
+		"remote/kustomization.yaml": "resources:\n  - local.yaml\n  - " + srv.URL + "/cm.yaml\n",
+		"remote/local.yaml":         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local\n  namespace: ns\n",
+		"local/kustomization.yaml":  "resources:\n  - local.yaml\n",
+		"local/local.yaml":          "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local\n  namespace: ns\n",
+	} {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		path   string
+		remote bool
+		n      int
+	}{{"remote", true, 2}, {"local", false, 1}} {
+		res, err := BuildResult(context.Background(), root, &kustomizev1.KustomizationSpec{Path: tc.path}, BuildOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.path, err)
+		}
+		if res.Remote != tc.remote || len(res.Objects) != tc.n {
+			t.Errorf("%s: remote %v with %d objects, want %v with %d", tc.path, res.Remote, len(res.Objects), tc.remote, tc.n)
 		}
 	}
 }

@@ -19,11 +19,11 @@
 //   - A directory without kustomization.yaml, kustomization.yml or
 //     Kustomization gets one generated, listing its YAML files recursively
 //     (a subdirectory with a kustomization of its own is listed whole).
-//     Flux fails on a YAML file that is not a Kubernetes object, and leaves
-//     it to .sourceignore to keep CI files and the like out of the
-//     artifact; gotk skips files whose documents are all non-objects (no
-//     apiVersion and no kind) and fails, naming the file and line, on a
-//     syntax error or an object with only one of the two.
+//     As in Flux, a YAML document that is not a Kubernetes object (no
+//     apiVersion and no kind) fails the build, and so does a syntax error
+//     or an object with only one of the two; the error names the file, the
+//     document and its line. Empty documents and comments are fine.
+//     .sourceignore keeps CI files and the like out of the artifact.
 //   - The spec is laid over the kustomization as Flux does: targetNamespace,
 //     namePrefix and nameSuffix replace the kustomization's own; patches
 //     (strategic merge or JSON 6902, with target selectors) and components

@@ -21,12 +21,12 @@ import (
 // generateKustomization makes the kustomization of a directory that has
 // none, as Flux does: every .yaml and .yml file under dir, recursively, is
 // a resource, except that a subdirectory holding its own kustomization file
-// is listed as a whole and not descended into. Unlike Flux, which fails on
-// them, files that hold no Kubernetes object at all (no document with an
-// apiVersion or a kind, such as CI configuration or Helm values) are
-// skipped; a file that mixes objects and other documents, or holds an
-// object without apiVersion or kind, is an error, so that a broken
-// manifest is never silently dropped (and then pruned).
+// is listed as a whole and not descended into. As in Flux, a file with a
+// document that is not a Kubernetes object (no apiVersion and kind, such
+// as CI configuration or Helm values) fails the build, naming the file
+// and the document: skipping it would drop its objects from the build, and
+// then prune them. Empty documents, or documents of comments only, are
+// fine; keep other YAML out of the artifact with .sourceignore.
 func generateKustomization(ctx context.Context, c *confinedFS, dir string) (*kustypes.Kustomization, error) {
 	k := &kustypes.Kustomization{TypeMeta: kustypes.TypeMeta{
 		APIVersion: kustypes.KustomizationVersion,
@@ -93,13 +93,13 @@ func generateKustomization(ctx context.Context, c *confinedFS, dir string) (*kus
 }
 
 // holdsObjects reports whether the YAML stream data holds Kubernetes
-// objects (true) or only other documents (false). A syntax error names
-// the line, and so does a document that looks like half an object.
+// objects (true) or only empty documents (false). A syntax error names
+// the line; a document that is not an object, or looks like half of one,
+// is named by its number in the file and its line.
 func holdsObjects(data []byte) (bool, error) {
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
-	objects, others := 0, 0
-	firstOther := 0
-	for {
+	objects := 0
+	for i := 1; ; i++ {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
@@ -134,16 +134,10 @@ func holdsObjects(data []byte) (bool, error) {
 			if kind {
 				missing = "apiVersion"
 			}
-			return false, fmt.Errorf("line %d: the object has no %s", n.Line, missing)
+			return false, fmt.Errorf("document %d (line %d): the object has no %s", i, n.Line, missing)
 		default:
-			if others == 0 {
-				firstOther = n.Line
-			}
-			others++
+			return false, fmt.Errorf("document %d (line %d) is not a Kubernetes object: it has neither apiVersion nor kind (keep files that are not manifests out of the artifact with .sourceignore)", i, n.Line)
 		}
-	}
-	if objects > 0 && others > 0 {
-		return false, fmt.Errorf("line %d: the document is not a Kubernetes object (no apiVersion and kind), but others in the file are", firstOther)
 	}
 	return objects > 0, nil
 }

@@ -37,7 +37,7 @@ func writePlain(t testing.TB, root string, n int) {
 	if err := os.WriteFile(filepath.Join(root, "apps", "list.yaml"), []byte(list), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(root, "apps", "values.yaml"), []byte("replicas: 3\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, "apps", "comments.yaml"), []byte("# no object here\n---\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

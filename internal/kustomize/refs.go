@@ -70,6 +70,8 @@ type refChecker struct {
 	noRemote bool
 	visited  map[string]bool
 	files    []string // the local resource files seen, for diagnoseYAML
+	// remote is set when a remote reference was seen (and allowed).
+	remote bool
 }
 
 func (rc *refChecker) checkDir(dir string) error {
@@ -196,6 +198,7 @@ func (rc *refChecker) checkEntry(file, dir, field, entry string, mode refMode) e
 		if rc.noRemote {
 			return fmt.Errorf("%s is a remote reference, and remote bases are disabled (--no-remote-bases): copy it into the source instead", where)
 		}
+		rc.remote = true
 		return nil
 	}
 	real, err := rc.fs.resolve(p)

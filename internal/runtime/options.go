@@ -44,6 +44,9 @@ type Options struct {
 	NoCrossNamespaceRefs bool
 	// NoRemoteBases refuses kustomize bases fetched over the network.
 	NoRemoteBases bool
+	// InsecureKubeconfigTLS allows the kubeconfigs of spec.kubeConfig to
+	// skip the verification of the server's certificate.
+	InsecureKubeconfigTLS bool
 	// WatchConfigsLabelSelector selects the ConfigMaps and Secrets whose
 	// changes reconcile the objects that reference them at once.
 	WatchConfigsLabelSelector string
@@ -101,6 +104,8 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 		"Refuse references to sources and dependencies in other namespaces (multi-tenancy lockdown).")
 	fs.BoolVar(&o.NoRemoteBases, "no-remote-bases", o.NoRemoteBases,
 		"Refuse kustomize bases fetched over the network; only files of the artifact may be used.")
+	fs.BoolVar(&o.InsecureKubeconfigTLS, "insecure-kubeconfig-tls", o.InsecureKubeconfigTLS,
+		"Allow the kubeconfigs of spec.kubeConfig to skip TLS verification (insecure-skip-tls-verify); they are refused otherwise.")
 	fs.StringVar(&o.WatchConfigsLabelSelector, "watch-configs-label-selector", o.WatchConfigsLabelSelector,
 		"ConfigMaps and Secrets matching this selector reconcile the objects that reference them as soon as they change.")
 	fs.BoolVar(&o.DisableConfigWatchers, "disable-config-watchers", o.DisableConfigWatchers,

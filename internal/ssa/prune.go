@@ -3,6 +3,7 @@ package ssa
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -144,11 +145,30 @@ func (m *Manager) owns(labels map[string]string) bool {
 	return true
 }
 
-// waitGone waits until none of refs exists any more.
-func (m *Manager) waitGone(ctx context.Context, refs []ObjectRef, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+// NotGoneError is returned by Delete when objects it deleted still exist
+// once DeleteOptions.WaitTimeout has passed: a finalizer that never
+// completes, say.
+type NotGoneError struct {
+	// Left are the objects that still exist, sorted.
+	Left    []ObjectRef
+	Timeout time.Duration
+}
+
+func (e *NotGoneError) Error() string {
+	names := make([]string, len(e.Left))
+	for i, r := range e.Left {
+		names[i] = r.String()
+	}
+	return fmt.Sprintf("deleted objects still exist after %s: %s", e.Timeout, strings.Join(names, ", "))
+}
+
+// waitGone waits until none of refs exists any more. When timeout passes
+// first, it returns a *NotGoneError naming those that are left.
+func (m *Manager) waitGone(parent context.Context, refs []ObjectRef, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
-	pending := refs
+	pending := append([]ObjectRef(nil), refs...)
+	sortRefs(pending)
 	for {
 		var still []ObjectRef
 		var mu sync.Mutex
@@ -163,15 +183,29 @@ func (m *Manager) waitGone(ctx context.Context, refs []ObjectRef, timeout time.D
 			still = append(still, r)
 			mu.Unlock()
 		})
-		if len(still) == 0 && ctx.Err() == nil {
+		if ctx.Err() != nil {
+			// The round was cut short: what the last full round found
+			// is what is known to be left.
+			return m.notGone(parent, pending, timeout)
+		}
+		if len(still) == 0 {
 			return nil
 		}
 		sortRefs(still)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("timeout waiting for deleted objects to be gone: %v", still)
+			return m.notGone(parent, still, timeout)
 		case <-time.After(m.pollInterval()):
 		}
 		pending = still
 	}
+}
+
+// notGone is the error of a wait that ended with left remaining: the
+// parent's own error when it was cancelled, else a *NotGoneError.
+func (m *Manager) notGone(parent context.Context, left []ObjectRef, timeout time.Duration) error {
+	if err := parent.Err(); err != nil {
+		return err
+	}
+	return &NotGoneError{Left: left, Timeout: timeout}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"sync"
 
@@ -23,20 +24,35 @@ type buildCache struct {
 }
 
 type build struct {
-	key  string
-	objs []*unstructured.Unstructured
+	key    string
+	objs   []*unstructured.Unstructured
+	digest string
 }
 
-func (c *buildCache) get(nn types.NamespacedName, key string) ([]*unstructured.Unstructured, bool) {
+func (c *buildCache) get(nn types.NamespacedName, key string) (*build, bool) {
 	v, ok := c.m.Load(nn)
 	if !ok || v.(*build).key != key {
 		return nil, false
 	}
-	return v.(*build).objs, true
+	return v.(*build), true
 }
 
-func (c *buildCache) put(nn types.NamespacedName, key string, objs []*unstructured.Unstructured) {
-	c.m.Store(nn, &build{key: key, objs: objs})
+func (c *buildCache) put(nn types.NamespacedName, b *build) { c.m.Store(nn, b) }
+
+// objectsDigest digests the built objects, in order, as
+// "sha256:<hex>": the identity of what a reconcile applies, which
+// status.history records.
+func objectsDigest(objs []*unstructured.Unstructured) (string, error) {
+	h := sha256.New()
+	for _, o := range objs {
+		data, err := json.Marshal(o.Object)
+		if err != nil {
+			return "", fmt.Errorf("%s %s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
+		}
+		h.Write(data)
+		h.Write([]byte{'\n'})
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func (c *buildCache) forget(nn types.NamespacedName) { c.m.Delete(nn) }
@@ -111,4 +127,35 @@ func addToInventory(inv *meta.ResourceInventory, cs *ssa.ChangeSet) *meta.Resour
 	}
 	sort.Slice(merged.Entries, func(i, j int) bool { return merged.Entries[i].ID < merged.Entries[j].ID })
 	return merged
+}
+
+// unionInventory returns the objects of the old inventory and of the new
+// one, less those that the prune deleted: what a failed prune leaves in
+// the care of the Kustomization. An object in both keeps the new one's
+// API version.
+func unionInventory(old, new *meta.ResourceInventory, pruned *ssa.ChangeSet) *meta.ResourceInventory {
+	gone := map[string]bool{}
+	if pruned != nil {
+		for _, e := range pruned.Entries {
+			if e.Action == ssa.ActionPruned {
+				gone[e.Ref.ID()] = true
+			}
+		}
+	}
+	out := &meta.ResourceInventory{Entries: []meta.ResourceRef{}}
+	seen := map[string]bool{}
+	for _, inv := range []*meta.ResourceInventory{new, old} {
+		if inv == nil {
+			continue
+		}
+		for _, e := range inv.Entries {
+			if seen[e.ID] || gone[e.ID] {
+				continue
+			}
+			seen[e.ID] = true
+			out.Entries = append(out.Entries, e)
+		}
+	}
+	sort.Slice(out.Entries, func(i, j int) bool { return out.Entries[i].ID < out.Entries[j].ID })
+	return out
 }

@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	kmeta "k8s.io/apimachinery/pkg/api/meta"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,6 +28,11 @@ import (
 // Kustomization: the controller's own identity only when no service
 // account is named and no default is set, otherwise impersonating the
 // service account; a remote cluster's when spec.kubeConfig is set.
+//
+// Kustomizations with the same target share one client. A client is
+// released, its idle connections closed, once no Kustomization uses it:
+// when the last one moves to another target (a rotated kubeconfig, another
+// service account) or is gone (Forget).
 type ClientFactory struct {
 	// Config is the controller's connection to its own cluster.
 	Config *rest.Config
@@ -36,12 +43,30 @@ type ClientFactory struct {
 	// DefaultServiceAccount is impersonated when spec.serviceAccountName
 	// is empty (--default-service-account).
 	DefaultServiceAccount string
+	// InsecureKubeconfigTLS allows kubeconfigs that skip the verification
+	// of the server's certificate (insecure-skip-tls-verify), as
+	// --insecure-kubeconfig-tls does; they are refused otherwise.
+	InsecureKubeconfigTLS bool
 
-	clients sync.Map // target -> client.Client
+	mu      sync.Mutex
+	clients map[string]*sharedClient        // target -> client
+	users   map[types.NamespacedName]string // Kustomization -> its target
+}
+
+// sharedClient is the client of one target and how many Kustomizations
+// use it.
+type sharedClient struct {
+	client client.Client
+	http   *http.Client
+	users  int
 }
 
 // For returns the client for obj and a string naming its target, which
-// changes when the identity or cluster does.
+// changes when the identity or cluster does. Problems with the kubeconfig
+// Secret (missing, without the key, not a usable kubeconfig) are retried
+// at spec.retryInterval: the Secret may be written after the
+// Kustomization, as when a cluster and its Kustomization are created
+// together.
 func (f *ClientFactory) For(ctx context.Context, obj *kustomizev1.Kustomization) (client.Client, string, error) {
 	sa := obj.Spec.ServiceAccountName
 	if sa == "" {
@@ -54,16 +79,12 @@ func (f *ClientFactory) For(ctx context.Context, obj *kustomizev1.Kustomization)
 		if kc.SecretRef == nil {
 			return nil, "", runtime.Stallingf(meta.InvalidSpecReason, "spec.kubeConfig: only secretRef is supported")
 		}
-		data, err := f.kubeconfig(ctx, obj.Namespace, kc.SecretRef)
+		data, err := f.kubeconfig(ctx, obj, kc.SecretRef)
 		if err != nil {
 			return nil, "", err
 		}
-		if cfg, err = clientcmd.RESTConfigFromKubeConfig(data); err != nil {
-			return nil, "", runtime.Stallingf(meta.InvalidSpecReason, "spec.kubeConfig: Secret '%s/%s' holds no valid kubeconfig: %s",
-				obj.Namespace, kc.SecretRef.Name, err)
-		}
-		if err := selfContained(cfg); err != nil {
-			return nil, "", runtime.Stallingf(meta.InvalidSpecReason, "spec.kubeConfig: Secret '%s/%s': %s", obj.Namespace, kc.SecretRef.Name, err)
+		if cfg, err = f.restConfig(obj, kc.SecretRef, data); err != nil {
+			return nil, "", err
 		}
 		sum := sha256.Sum256(data)
 		target = "kubeconfig:" + hex.EncodeToString(sum[:8])
@@ -73,8 +94,9 @@ func (f *ClientFactory) For(ctx context.Context, obj *kustomizev1.Kustomization)
 		cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + obj.Namespace + ":" + sa}
 		target += "/sa:" + obj.Namespace + ":" + sa
 	}
-	if c, ok := f.clients.Load(target); ok {
-		return c.(client.Client), target, nil
+	key := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}
+	if c := f.use(key, target, nil); c != nil {
+		return c, target, nil
 	}
 	httpClient, err := rest.HTTPClientFor(cfg)
 	if err != nil {
@@ -89,17 +111,99 @@ func (f *ClientFactory) For(ctx context.Context, obj *kustomizev1.Kustomization)
 	if err != nil {
 		return nil, "", err
 	}
-	f.clients.Store(target, c)
-	return c, target, nil
+	return f.use(key, target, &sharedClient{client: c, http: httpClient}), target, nil
+}
+
+// use records that the Kustomization key uses target, releasing the
+// target it used before, and returns the client of target: the one held
+// already, else fresh (nil when there is none yet and fresh is nil).
+func (f *ClientFactory) use(key types.NamespacedName, target string, fresh *sharedClient) client.Client {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.clients == nil {
+		f.clients = map[string]*sharedClient{}
+		f.users = map[types.NamespacedName]string{}
+	}
+	sc, ok := f.clients[target]
+	if !ok {
+		if fresh == nil {
+			return nil
+		}
+		sc = fresh
+		f.clients[target] = sc
+	} else if fresh != nil && fresh != sc {
+		// Another reconcile built the same client meanwhile.
+		fresh.http.CloseIdleConnections()
+	}
+	if prev, ok := f.users[key]; !ok || prev != target {
+		if ok {
+			f.releaseLocked(prev)
+		}
+		f.users[key] = target
+		sc.users++
+	}
+	return sc.client
+}
+
+// Forget releases the client of the Kustomization key, which is gone.
+func (f *ClientFactory) Forget(key types.NamespacedName) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if prev, ok := f.users[key]; ok {
+		delete(f.users, key)
+		f.releaseLocked(prev)
+	}
+}
+
+// releaseLocked drops one user of target, and the client with its
+// connections when that was the last.
+func (f *ClientFactory) releaseLocked(target string) {
+	sc, ok := f.clients[target]
+	if !ok {
+		return
+	}
+	if sc.users--; sc.users <= 0 {
+		delete(f.clients, target)
+		sc.http.CloseIdleConnections()
+	}
+}
+
+// held returns how many clients the factory holds.
+func (f *ClientFactory) held() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.clients)
+}
+
+// restConfig turns the kubeconfig of the Secret ref into a connection,
+// refusing what would give its writer the controller's powers or skip
+// TLS verification without --insecure-kubeconfig-tls.
+func (f *ClientFactory) restConfig(obj *kustomizev1.Kustomization, ref *meta.SecretKeyReference, data []byte) (*rest.Config, error) {
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
+	if err != nil {
+		return nil, runtime.Failed(meta.ReconciliationFailedReason,
+			fmt.Errorf("spec.kubeConfig: Secret '%s/%s' holds no valid kubeconfig: %w", obj.Namespace, ref.Name, err))
+	}
+	if err := selfContained(cfg); err != nil {
+		return nil, runtime.Failed(meta.ReconciliationFailedReason,
+			fmt.Errorf("spec.kubeConfig: Secret '%s/%s': %w", obj.Namespace, ref.Name, err))
+	}
+	if cfg.Insecure && !f.InsecureKubeconfigTLS {
+		return nil, runtime.Failed(meta.ReconciliationFailedReason,
+			fmt.Errorf("spec.kubeConfig: Secret '%s/%s': the kubeconfig skips TLS verification (insecure-skip-tls-verify), which the controller refuses unless started with --insecure-kubeconfig-tls", obj.Namespace, ref.Name))
+	}
+	return cfg, nil
 }
 
 // kubeconfig reads the kubeconfig from the Secret: the named key, or
 // "value", or "value.yaml".
-func (f *ClientFactory) kubeconfig(ctx context.Context, namespace string, ref *meta.SecretKeyReference) ([]byte, error) {
+func (f *ClientFactory) kubeconfig(ctx context.Context, obj *kustomizev1.Kustomization, ref *meta.SecretKeyReference) ([]byte, error) {
+	namespace := obj.Namespace
 	secret := &corev1.Secret{}
 	if err := f.Reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, secret); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, runtime.Waiting(meta.ReconciliationFailedReason, 0, fmt.Errorf("spec.kubeConfig: Secret '%s/%s' not found", namespace, ref.Name))
+			return nil, runtime.Waiting(meta.ReconciliationFailedReason, obj.GetRetryInterval(),
+				fmt.Errorf("spec.kubeConfig: Secret '%s/%s' not found", namespace, ref.Name))
 		}
 		return nil, err
 	}
@@ -112,7 +216,7 @@ func (f *ClientFactory) kubeconfig(ctx context.Context, namespace string, ref *m
 			return v, nil
 		}
 	}
-	return nil, runtime.Stallingf(meta.InvalidSpecReason, "spec.kubeConfig: Secret '%s/%s' has no key %v", namespace, ref.Name, keys)
+	return nil, runtime.Failed(meta.ReconciliationFailedReason, fmt.Errorf("spec.kubeConfig: Secret '%s/%s' has no key %v", namespace, ref.Name, keys))
 }
 
 // selfContained refuses a kubeconfig that would make the controller run a

@@ -73,10 +73,15 @@ type scope struct {
 	obj      *kustomizev1.Kustomization
 	source   sourcev1.Source
 	revision string
-	handle   *artifact.Handle
-	objects  []*unstructured.Unstructured
-	manager  *ssa.Manager
-	changes  *ssa.ChangeSet
+	// originRevision is the revision the artifact was made from, as its
+	// metadata records it (org.opencontainers.image.revision).
+	originRevision string
+	// digest identifies the built objects, for status.history.
+	digest  string
+	handle  *artifact.Handle
+	objects []*unstructured.Unstructured
+	manager *ssa.Manager
+	changes *ssa.ChangeSet
 	// patcher writes the status; reconcileHealth uses it to show a long
 	// wait while it lasts.
 	patcher *runtime.Patcher
@@ -87,6 +92,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	start := time.Now()
 	obj := &kustomizev1.Kustomization{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !r.selects(obj) {
@@ -121,6 +129,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			s.handle.Release()
 		}
 		summarize(obj, retErr)
+		recordHistory(obj, s, retErr, start)
 		keepTransitionTimes(startConditions, obj.Status.Conditions)
 		r.announce(obj, s, retErr, wasReady, prevMessage)
 		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
@@ -192,6 +201,7 @@ func (r *Reconciler) reconcileSource(ctx context.Context, s *scope) error {
 			fmt.Errorf("source %s '%s/%s' is not ready: it has no artifact yet", ref.Kind, ns, ref.Name))
 	}
 	s.revision = art.Revision
+	s.originRevision = art.OriginRevision()
 	obj.Status.LastAttemptedRevision = art.Revision
 	handle, err := r.Artifacts.Get(ctx, *art)
 	if err != nil {
@@ -218,7 +228,8 @@ func newSource(kind string) (sourcev1.Source, error) {
 // reconcileBuild builds the manifests and substitutes variables. Nothing is
 // written to the cluster when it fails. A build whose inputs (artifact,
 // spec, variables) are those of this Kustomization's last build is not run
-// again: kustomize's cost grows with the square of the object count.
+// again: kustomize's cost grows with the square of the object count. A
+// build that fetched anything remote is never reused.
 func (r *Reconciler) reconcileBuild(ctx context.Context, s *scope) error {
 	obj := s.obj
 	if obj.Spec.Decryption != nil {
@@ -239,24 +250,35 @@ func (r *Reconciler) reconcileBuild(ctx context.Context, s *scope) error {
 		return runtime.Failed(meta.BuildFailedReason, err)
 	}
 	nn := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}
-	if objs, ok := r.builds.get(nn, key); ok {
-		s.objects = objs
+	if b, ok := r.builds.get(nn, key); ok {
+		s.objects, s.digest = b.objs, b.digest
 		return nil
 	}
-	objs, err := kustomize.Build(ctx, s.handle.Dir, &obj.Spec, kustomize.BuildOptions{NoRemoteBases: r.Options.NoRemoteBases})
+	res, err := kustomize.BuildResult(ctx, s.handle.Dir, &obj.Spec, kustomize.BuildOptions{NoRemoteBases: r.Options.NoRemoteBases})
 	if err != nil {
 		// A file the build misses may be a link the source left out.
 		note := artifact.ExplainMissing(err.Error(), s.source.GetArtifact())
 		return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("build of revision %s failed: %w%s", s.revision, err, note))
 	}
+	objs := res.Objects
 	if pb := obj.Spec.PostBuild; pb != nil {
 		opts := kustomize.SubstituteOptions{Strict: r.StrictSubstitutions}
 		if err := kustomize.SubstituteWithOptions(objs, pb, vars, opts); err != nil {
 			return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("post-build substitution of revision %s: %w", s.revision, err))
 		}
 	}
-	r.builds.put(nn, key, objs)
-	s.objects = objs
+	digest, err := objectsDigest(objs)
+	if err != nil {
+		return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("digest of revision %s: %w", s.revision, err))
+	}
+	if res.Remote {
+		// What a remote base holds may change without the artifact
+		// changing: such a build is run every time.
+		r.builds.forget(nn)
+	} else {
+		r.builds.put(nn, &build{key: key, objs: objs, digest: digest})
+	}
+	s.objects, s.digest = objs, digest
 	return nil
 }
 
@@ -284,6 +306,7 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) error {
 		return runtime.Failed(meta.ReconciliationFailedReason, fmt.Errorf("apply of revision %s failed: %w", s.revision, err))
 	}
 	obj.Status.LastAppliedRevision = s.revision
+	obj.Status.LastAppliedOriginRevision = s.originRevision
 	return nil
 }
 
@@ -327,8 +350,9 @@ func (r *Reconciler) reconcilePrune(ctx context.Context, s *scope) error {
 	pruned, err := s.manager.Delete(ctx, stale, ssa.DeleteOptions{})
 	s.changes.Append(pruned)
 	if err != nil {
-		// Keep what could not be pruned in the inventory, to try again.
-		obj.Status.Inventory = old
+		// Keep what could not be pruned in the inventory, to try again,
+		// and what this apply created, to prune it once it leaves Git.
+		obj.Status.Inventory = unionInventory(old, inv, pruned)
 		return runtime.Failed(meta.PruneFailedReason, fmt.Errorf("prune failed: %w", err))
 	}
 	return nil

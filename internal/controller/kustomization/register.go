@@ -32,6 +32,7 @@ func Setup(mgr ctrl.Manager, deps controller.Deps) error {
 			Mapper:                mgr.GetRESTMapper(),
 			Reader:                mgr.GetAPIReader(),
 			DefaultServiceAccount: deps.Options.DefaultServiceAccount,
+			InsecureKubeconfigTLS: deps.Options.InsecureKubeconfigTLS,
 		},
 		Artifacts: cache,
 		Recorder:  deps.Recorder,

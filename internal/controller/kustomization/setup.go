@@ -2,7 +2,9 @@ package kustomization
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -32,9 +34,10 @@ import (
 const (
 	sourceIndex    = ".spec.sourceRef"
 	dependsOnIndex = ".spec.dependsOn"
-	// configIndex: the ConfigMaps and Secrets of substituteFrom
+	// configIndex: the ConfigMaps and Secrets a Kustomization reads, those
+	// of substituteFrom and the kubeconfig Secret of spec.kubeConfig
 	// ("Kind/namespace/name").
-	configIndex = ".spec.postBuild.substituteFrom"
+	configIndex = ".spec.configRefs"
 )
 
 // SetupWithManager registers the reconciler, its indexes and watches.
@@ -91,15 +94,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return err
 		}
 		if err := indexer.IndexField(ctx, &kustomizev1.Kustomization{}, configIndex, func(o client.Object) []string {
-			k := o.(*kustomizev1.Kustomization)
-			if k.Spec.PostBuild == nil {
-				return nil
-			}
-			keys := make([]string, 0, len(k.Spec.PostBuild.SubstituteFrom))
-			for _, ref := range k.Spec.PostBuild.SubstituteFrom {
-				keys = append(keys, sourceKey(ref.Kind, k.Namespace, ref.Name))
-			}
-			return keys
+			return configKeys(o.(*kustomizev1.Kustomization))
 		}); err != nil {
 			return fmt.Errorf("index %s: %w", configIndex, err)
 		}
@@ -116,8 +111,25 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return b.Complete(r)
 }
 
-// configUsers lists the Kustomizations whose substituteFrom names a
-// watched ConfigMap or Secret that changed.
+// configKeys are the index keys of the ConfigMaps and Secrets k reads:
+// those of substituteFrom, and its kubeconfig Secret, so that a cluster
+// whose kubeconfig is written after its Kustomization, or rotated, is
+// reconciled at once when the Secret carries the watch label.
+func configKeys(k *kustomizev1.Kustomization) []string {
+	var keys []string
+	if pb := k.Spec.PostBuild; pb != nil {
+		for _, ref := range pb.SubstituteFrom {
+			keys = append(keys, sourceKey(ref.Kind, k.Namespace, ref.Name))
+		}
+	}
+	if kc := k.Spec.KubeConfig; kc != nil && kc.SecretRef != nil {
+		keys = append(keys, sourceKey("Secret", k.Namespace, kc.SecretRef.Name))
+	}
+	return keys
+}
+
+// configUsers lists the Kustomizations that read a watched ConfigMap or
+// Secret that changed (substituteFrom, spec.kubeConfig).
 func (r *Reconciler) configUsers(ctx context.Context, kind string, o client.Object) []reconcile.Request {
 	list := &kustomizev1.KustomizationList{}
 	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()),
@@ -268,6 +280,15 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, obj *kustomizev1.Kusto
 				opts.WaitTimeout = obj.GetTimeout()
 			}
 			cs, err := m.Delete(ctx, refs, opts)
+			var notGone *ssa.NotGoneError
+			if errors.As(err, &notGone) {
+				// As Flux documents it: WaitForTermination waits for
+				// spec.timeout at most, then lets the Kustomization go.
+				r.eventf(obj, runtime.SeverityError, meta.DeletingReason,
+					"deletionPolicy WaitForTermination: %d objects still exist after spec.timeout (%s), the finalizer is removed anyway: %s",
+					len(notGone.Left), obj.GetTimeout(), refList(notGone.Left))
+				err = nil
+			}
 			if err != nil {
 				return ctrl.Result{}, fmt.Errorf("delete objects of Kustomization %s/%s: %w", obj.Namespace, obj.Name, err)
 			}
@@ -281,11 +302,30 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, obj *kustomizev1.Kusto
 		return ctrl.Result{}, err
 	}
 	controllerutil.RemoveFinalizer(obj, meta.Finalizer)
-	key := client.ObjectKeyFromObject(obj)
+	r.forget(client.ObjectKeyFromObject(obj))
+	return ctrl.Result{}, client.IgnoreNotFound(patcher.Patch(ctx, obj))
+}
+
+// forget drops what the reconciler holds for a Kustomization that is gone
+// or going: its apply cache, its last build, its metrics and its client.
+func (r *Reconciler) forget(key types.NamespacedName) {
 	r.caches.Delete(key)
 	r.builds.forget(key)
-	r.Metrics.Forget(kustomizev1.KustomizationKind, obj.Namespace, obj.Name)
-	return ctrl.Result{}, client.IgnoreNotFound(patcher.Patch(ctx, obj))
+	if r.Metrics != nil {
+		r.Metrics.Forget(kustomizev1.KustomizationKind, key.Namespace, key.Name)
+	}
+	if r.Clients != nil {
+		r.Clients.Forget(key)
+	}
+}
+
+// refList names objects, "Kind/namespace/name", separated by commas.
+func refList(refs []ssa.ObjectRef) string {
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = r.String()
+	}
+	return strings.Join(names, ", ")
 }
 
 // identityGone says why the objects of obj cannot be deleted any more:

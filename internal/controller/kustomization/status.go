@@ -2,6 +2,7 @@ package kustomization
 
 import (
 	"errors"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -18,6 +19,31 @@ func summarize(obj *kustomizev1.Kustomization, err error) {
 		return
 	}
 	runtime.MarkOutcome(obj, err, meta.ReconciliationFailedReason)
+}
+
+// recordHistory adds the outcome of a reconcile that built its objects to
+// status.history, as Flux does: one snapshot per digest of the built
+// objects and outcome (the Ready reason), with the source revision and,
+// when the artifact records one, its origin revision. A reconcile that
+// ended before a build, or whose health checks a new revision cancelled,
+// leaves no trace.
+func recordHistory(obj *kustomizev1.Kustomization, s *scope, err error, start time.Time) {
+	if s.digest == "" {
+		return
+	}
+	var wait *runtime.WaitingError
+	if errors.As(err, &wait) {
+		return
+	}
+	status := meta.ReconciliationSucceededReason
+	if err != nil {
+		status = runtime.ReasonOf(err, meta.ReconciliationFailedReason)
+	}
+	md := map[string]string{"revision": s.revision}
+	if s.originRevision != "" {
+		md["originRevision"] = s.originRevision
+	}
+	obj.Status.History.Upsert(s.digest, time.Now(), time.Since(start), status, md)
 }
 
 // announce records an event when the reconcile changed objects, failed
