@@ -120,7 +120,7 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 						m.resetMapper()
 						reset = true
 					}
-					if err := m.resolve(it); err != nil {
+					if err := m.resolve(ctx, it); err != nil {
 						return m.changeSet(cs, items, stage), &ValidationError{Stage: stage, Failures: []*ObjectError{{Ref: it.ref, Err: err}}}
 					}
 				}
@@ -249,15 +249,38 @@ func scopeObject(it *item, namespaced bool) error {
 }
 
 // resolve finds the REST mapping of an item whose type a CRD of the same
-// apply defines, once that CRD is established.
-func (m *Manager) resolve(it *item) error {
-	mapping, err := m.Client.RESTMapper().RESTMapping(it.ref.GroupVersionKind().GroupKind(), it.ref.Version)
+// apply defines, once that CRD is established. The API server may set
+// Established a moment before its discovery serves the new version, so a
+// missing match is asked again, with the mapper's cache reset, for up to
+// discoveryGrace.
+func (m *Manager) resolve(ctx context.Context, it *item) error {
+	var mapping *apimeta.RESTMapping
+	var err error
+	delay := 50 * time.Millisecond
+	deadline := time.Now().Add(discoveryGrace)
+	for {
+		mapping, err = m.Client.RESTMapper().RESTMapping(it.ref.GroupVersionKind().GroupKind(), it.ref.Version)
+		if err == nil || !apimeta.IsNoMatchError(err) || time.Now().Add(delay).After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay *= 2
+		m.resetMapper()
+	}
 	if err != nil {
 		return fmt.Errorf("the API server does not serve %s: %w", it.obj.GetAPIVersion(), err)
 	}
 	it.mapping = mapping
 	return nil
 }
+
+// discoveryGrace is how long resolve waits for discovery to serve a type
+// whose CRD is Established.
+const discoveryGrace = 5 * time.Second
 
 func (m *Manager) resetMapper() {
 	if r, ok := m.Client.RESTMapper().(apimeta.ResettableRESTMapper); ok {
