@@ -89,8 +89,8 @@ func TestExpandMatchesFlux(t *testing.T) {
 		// Substrings, in bytes.
 		{"${name:3}", "info"},
 		{"${name:0:3}", "pod"},
-		{"${name:+3}", "podinfo"}, // ":+" is a default
-		{"${name:-4}", "podinfo"}, // ":-" is a default, as in bash
+		{"${name:+3}", "podinfo"},  // ":+" is a default
+		{"${name:-4}", "podinfo"},  // ":-" is a default, as in bash
 		{"${name: -4}", "podinfo"}, // bash: info
 		{"${name:-4:2}", "podinfo"},
 		{"${name:${neg}}", "info"},
@@ -122,8 +122,8 @@ func TestExpandMatchesFlux(t *testing.T) {
 		{"${ver#[^0-9]}", "1.2.3"},
 		{"${ver#[!0-9]}", "v1.2.3"}, // "!" is a member, not a negation
 		{"${ver#?}", "1.2.3"},
-		{"${ver#*}", "1.2.3"},   // bash: v1.2.3 (the empty prefix)
-		{"${ver%*}", "v1.2."},   // bash: v1.2.3
+		{"${ver#*}", "1.2.3"}, // bash: v1.2.3 (the empty prefix)
+		{"${ver%*}", "v1.2."}, // bash: v1.2.3
 		{"${ver##*}", ""},
 		{"${ver%.?}", "v1.2"},
 		{"${ver%[0-9]}", "v1.2.3"}, // the set is read backwards: "]9-0[" is malformed
