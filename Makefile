@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X github.com/gotk-dev/gotk/internal/version.Version=$(VERSION)
 # Packages of the root module and of the api module.
 PKGS := ./... ./api/...
 
-.PHONY: all build generate verify test lint demo kube-binaries tools clean
+.PHONY: all build generate verify test test-unit lint demo kube-binaries tools clean
 
 all: build
 
@@ -47,6 +47,12 @@ test: generate
 	export GOTK_KUBE_ASSETS=$$(./hack/kube-binaries.sh) && \
 	$(GO) test -count=1 -timeout 30m ./... && \
 	(cd api && $(GO) test -count=1 ./...)
+
+# The unit tier: the tests that need no control plane, in seconds and
+# without the Kubernetes binaries (the others skip under -short).
+test-unit:
+	$(GO) test -short ./... && \
+	(cd api && $(GO) test -short ./...)
 
 # The demo: a local control plane, the controllers, a Git server and the
 # GitOps loop. ONCE=1 runs the steps and exits (CI runs it that way).
