@@ -175,6 +175,9 @@ func localBuildRoot(dir string) (root, path string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("--path %s: %w", dir, err)
 	}
+	if rel == "." {
+		return root, "./", nil
+	}
 	return root, "./" + filepath.ToSlash(rel), nil
 }
 

@@ -354,3 +354,39 @@ func TestMaskSecretData(t *testing.T) {
 		t.Errorf("the input was changed: %v", s.Object)
 	}
 }
+
+// The root of a --path build: the top of the Git work tree (a .git
+// directory, or the .git file of a linked work tree), else the current
+// directory when it holds the path, else the path itself.
+func TestLocalBuildRoot(t *testing.T) {
+	base, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, base, map[string]string{
+		"repo/.git/HEAD":               "ref: refs/heads/main\n",
+		"repo/apps/production/k.yaml":  "",
+		"linked/.git":                  "gitdir: ../repo/.git/worktrees/linked\n",
+		"linked/apps/staging/k.yaml":   "",
+		"plain/apps/production/k.yaml": "",
+	})
+	for _, tc := range []struct {
+		cwd, path, root, specPath string
+	}{
+		{base, "repo/apps/production", "repo", "./apps/production"},
+		{base, "repo", "repo", "./"},
+		{base, "linked/apps/staging", "linked", "./apps/staging"},
+		{filepath.Join(base, "plain"), "apps/production", "plain", "./apps/production"},
+		{filepath.Join(base, "repo"), filepath.Join(base, "plain", "apps", "production"), "plain/apps/production", "./"},
+	} {
+		t.Chdir(tc.cwd)
+		root, specPath, err := localBuildRoot(tc.path)
+		if err != nil {
+			t.Errorf("localBuildRoot(%q) in %s: %v", tc.path, tc.cwd, err)
+			continue
+		}
+		if want := filepath.Join(base, tc.root); root != want || specPath != tc.specPath {
+			t.Errorf("localBuildRoot(%q) in %s = %s, %s; want %s, %s", tc.path, tc.cwd, root, specPath, want, tc.specPath)
+		}
+	}
+}
