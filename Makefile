@@ -13,7 +13,7 @@ PKGS := ./... ./api/...
 FLUX_CRDS ?= ../shared/compat/flux-crds
 COMPAT_FACTS := internal/crdcompat/testdata/flux-fields.tsv
 
-.PHONY: all build generate compat-facts verify test lint demo kube-binaries tools clean
+.PHONY: all build generate compat-facts verify test test-unit lint demo kube-binaries tools clean
 
 all: build
 
@@ -60,6 +60,12 @@ test: generate
 	export GOTK_KUBE_ASSETS=$$(./hack/kube-binaries.sh) && \
 	$(GO) test -count=1 -timeout 30m ./... && \
 	(cd api && $(GO) test -count=1 ./...)
+
+# The unit tier: the tests that need no control plane, in seconds and
+# without the Kubernetes binaries (the others skip under -short).
+test-unit:
+	$(GO) test -short ./... && \
+	(cd api && $(GO) test -short ./...)
 
 # The demo: a local control plane, the controllers, a Git server and the
 # GitOps loop. ONCE=1 runs the steps and exits (CI runs it that way).

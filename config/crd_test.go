@@ -29,6 +29,7 @@ func TestMain(m *testing.M) {
 
 // Every embedded CRD is installed and Established on the API server.
 func TestCRDsEstablished(t *testing.T) {
+	testenv.Require(t)
 	ctx := context.Background()
 	names := map[string]bool{}
 	err := fs.WalkDir(config.CRDs(), ".", func(path string, d fs.DirEntry, err error) error {
@@ -96,6 +97,7 @@ func readObjects(t *testing.T, path string) []*unstructured.Unstructured {
 // Every sample, written as a Flux user writes it, is accepted with strict
 // field validation: no field of it is unknown to gotk's schema.
 func TestSamplesAccepted(t *testing.T) {
+	testenv.Require(t)
 	files, err := filepath.Glob("samples/*.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -61,6 +61,7 @@ func get(t *testing.T, url string, exited <-chan struct{}, logs *bytes.Buffer) s
 // from a kubeconfig, answers its probes, serves the gotk metrics and stops
 // cleanly on SIGTERM.
 func TestControllerRunsFromKubeconfig(t *testing.T) {
+	testenv.Require(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "gotk-controller")
 	build := exec.Command("go", "build", "-o", bin, ".")

@@ -29,6 +29,7 @@ import (
 	"github.com/gotk-dev/gotk/internal/install"
 	"github.com/gotk-dev/gotk/internal/localcluster"
 	"github.com/gotk-dev/gotk/internal/runtime"
+	"github.com/gotk-dev/gotk/internal/testenv"
 	gs "github.com/gotk-dev/gotk/internal/testenv/gitserver"
 )
 
@@ -39,6 +40,7 @@ import (
 // wired as gotk-controller wires them.
 func bootstrapCluster(t *testing.T) *localcluster.Cluster {
 	t.Helper()
+	testenv.Require(t)
 	dir := t.TempDir()
 	c, err := localcluster.Start(ctxFor(t, 3*time.Minute), localcluster.Options{Dir: dir})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -48,7 +49,11 @@ The Kustomization is read from the cluster. Without --path, the manifests come
 from the artifact of its source (status.artifact), downloaded from the source
 controller: its URL must be reachable from where gotk runs. With --path, they
 come from a local directory instead, which stands for the Kustomization's
-spec.path (spec.path is ignored); nothing outside that directory is read.
+spec.path (spec.path is ignored). Files outside it may be read as the
+artifact's would, such as the base ("../base") of an overlay, but nothing
+outside the Git work tree that holds it (outside a work tree, the current
+directory, or the directory itself when the current directory does not hold
+it).
 
 The values of Secrets are printed as "***": the output never holds a secret.
 Nothing is written to the cluster.`,
@@ -93,18 +98,9 @@ func buildKustomization(ctx context.Context, cl client.Client, key types.Namespa
 	spec := ks.Spec.DeepCopy()
 	var root string
 	if localPath != "" {
-		abs, err := filepath.Abs(localPath)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--path %s: %w", localPath, err)
+		if root, spec.Path, err = localBuildRoot(localPath); err != nil {
+			return nil, nil, err
 		}
-		fi, err := os.Stat(abs)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--path %s: %w", localPath, err)
-		}
-		if !fi.IsDir() {
-			return nil, nil, fmt.Errorf("--path %s is not a directory", localPath)
-		}
-		root, spec.Path = abs, "./"
 	} else {
 		dir, err := os.MkdirTemp("", "gotk-build-")
 		if err != nil {
@@ -143,6 +139,68 @@ func buildKustomization(ctx context.Context, cl client.Client, key types.Namespa
 		o.SetLabels(labels)
 	}
 	return ks, objs, nil
+}
+
+// localBuildRoot returns the directory that a build of the local directory
+// dir may read, and dir as a spec.path inside it. The root is the top of
+// the Git work tree that holds dir, so that an overlay may refer to a base
+// beside it ("../base") as it does in the source's artifact; outside a
+// work tree, it is the current directory when that holds dir, and dir
+// itself otherwise.
+func localBuildRoot(dir string) (root, path string, err error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", "", fmt.Errorf("--path %s: %w", dir, err)
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return "", "", fmt.Errorf("--path %s: %w", dir, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", "", fmt.Errorf("--path %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return "", "", fmt.Errorf("--path %s is not a directory", dir)
+	}
+	root = gitWorkTree(abs)
+	if root == "" {
+		root = abs
+		if wd, err := os.Getwd(); err == nil {
+			if wd, err = filepath.EvalSymlinks(wd); err == nil && pathWithin(wd, abs) {
+				root = wd
+			}
+		}
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil {
+		return "", "", fmt.Errorf("--path %s: %w", dir, err)
+	}
+	if rel == "." {
+		return root, "./", nil
+	}
+	return root, "./" + filepath.ToSlash(rel), nil
+}
+
+// gitWorkTree returns the top of the Git work tree that holds dir: the
+// nearest directory, dir included, with a .git entry (a directory, or the
+// file of a linked work tree or submodule). It returns "" outside one.
+func gitWorkTree(dir string) string {
+	for d := dir; ; {
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+			return d
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return ""
+		}
+		d = parent
+	}
+}
+
+// pathWithin reports whether path is dir or lies below it.
+func pathWithin(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // fetchSourceArtifact downloads and unpacks the artifact of ks's source

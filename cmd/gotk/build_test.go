@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -129,6 +130,69 @@ func TestBuildKustomization(t *testing.T) {
 			t.Errorf("%v: want exit 1 and %q:\n%s", tc.args, tc.want, r)
 		}
 	}
+}
+
+// writeFiles writes files (path relative to dir: content) under dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// overlayFiles lays out the common base and overlay: apps/base holds the
+// manifests, apps/production lists "../base" and turns the color red.
+func overlayFiles() map[string]string {
+	files := buildManifests("apps/base/")
+	files["apps/base/kustomization.yaml"] = "resources:\n  - cm.yaml\n  - secret.yaml\n"
+	files["apps/production/kustomization.yaml"] = "resources:\n  - ../base\npatches:\n  - patch: |\n" +
+		"      apiVersion: v1\n      kind: ConfigMap\n      metadata:\n        name: web\n      data:\n        color: red\n"
+	return files
+}
+
+// --path on an overlay: its base beside it, inside the same Git work tree,
+// is read, as it is from the artifact; a base outside the work tree is
+// still refused. Outside a work tree, the current directory is the root.
+func TestBuildKustomizationPathOverlay(t *testing.T) {
+	e := objects(t)
+	ns := e.Namespace(t)
+	createKustomization(t, ns, "shop", "fleet", "./apps/production", false)
+
+	parent := t.TempDir()
+	repo := filepath.Join(parent, "fleet")
+	if _, err := git.PlainInit(repo, false); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, repo, overlayFiles())
+	writeFiles(t, parent, map[string]string{"outside/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: outside\n"})
+	writeFiles(t, repo, map[string]string{"apps/escape/kustomization.yaml": "resources:\n  - ../../../outside\n"})
+
+	overlay := filepath.Join(repo, "apps", "production")
+	r := kgotk(t, "", "build", "ks", "shop", "--path", overlay, "-n", ns)
+	checkBuildOutput(t, r, ns, "shop", "red")
+
+	r = kgotk(t, "", "diff", "ks", "shop", "--path", overlay, "-n", ns)
+	if r.code != 1 || !strings.Contains(r.stdout, "ConfigMap/"+ns+"/web created") {
+		t.Errorf("diff of the overlay: want exit 1 and the ConfigMap created:\n%s", r)
+	}
+
+	r = kgotk(t, "", "build", "ks", "shop", "--path", filepath.Join(repo, "apps", "escape"), "-n", ns)
+	if want := `apps/escape/kustomization.yaml: resources entry "../../../outside" points outside the artifact root`; r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("a base outside the work tree: want exit 1 and %q:\n%s", want, r)
+	}
+
+	// No work tree: the current directory holds the overlay and its base.
+	plain := t.TempDir()
+	writeFiles(t, plain, overlayFiles())
+	t.Chdir(plain)
+	r = kgotk(t, "", "build", "ks", "shop", "--path", "apps/production", "-n", ns)
+	checkBuildOutput(t, r, ns, "shop", "red")
 }
 
 // Diff against objects applied as the controller applies them: new
@@ -288,5 +352,41 @@ func TestMaskSecretData(t *testing.T) {
 	}
 	if v, _, _ := unstructured.NestedString(s.Object, "stringData", "b"); v != "secret" {
 		t.Errorf("the input was changed: %v", s.Object)
+	}
+}
+
+// The root of a --path build: the top of the Git work tree (a .git
+// directory, or the .git file of a linked work tree), else the current
+// directory when it holds the path, else the path itself.
+func TestLocalBuildRoot(t *testing.T) {
+	base, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, base, map[string]string{
+		"repo/.git/HEAD":               "ref: refs/heads/main\n",
+		"repo/apps/production/k.yaml":  "",
+		"linked/.git":                  "gitdir: ../repo/.git/worktrees/linked\n",
+		"linked/apps/staging/k.yaml":   "",
+		"plain/apps/production/k.yaml": "",
+	})
+	for _, tc := range []struct {
+		cwd, path, root, specPath string
+	}{
+		{base, "repo/apps/production", "repo", "./apps/production"},
+		{base, "repo", "repo", "./"},
+		{base, "linked/apps/staging", "linked", "./apps/staging"},
+		{filepath.Join(base, "plain"), "apps/production", "plain", "./apps/production"},
+		{filepath.Join(base, "repo"), filepath.Join(base, "plain", "apps", "production"), "plain/apps/production", "./"},
+	} {
+		t.Chdir(tc.cwd)
+		root, specPath, err := localBuildRoot(tc.path)
+		if err != nil {
+			t.Errorf("localBuildRoot(%q) in %s: %v", tc.path, tc.cwd, err)
+			continue
+		}
+		if want := filepath.Join(base, tc.root); root != want || specPath != tc.specPath {
+			t.Errorf("localBuildRoot(%q) in %s = %s, %s; want %s, %s", tc.path, tc.cwd, root, specPath, want, tc.specPath)
+		}
 	}
 }

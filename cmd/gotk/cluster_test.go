@@ -46,9 +46,11 @@ var (
 	controllerLog = &syncBuffer{}
 )
 
-// objects returns the control plane with CRDs and controllers.
+// objects returns the control plane with CRDs and controllers, started
+// at the first call; it skips t in the unit tier (-short).
 func objects(t *testing.T) *testenv.Env {
 	t.Helper()
+	testenv.Require(t)
 	objOnce.Do(func() { objEnvErr = startObjects() })
 	if objEnvErr != nil {
 		t.Fatalf("start the control plane with controllers: %v", objEnvErr)

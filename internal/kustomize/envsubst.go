@@ -10,8 +10,9 @@ import (
 )
 
 // maxNesting bounds how deeply ${...} expressions may nest inside the
-// default, offset or replacement words of other expressions.
-const maxNesting = 32
+// arguments of other expressions, so that a manifest cannot exhaust the
+// stack. Flux sets no bound; no real manifest comes near this one.
+const maxNesting = 1000
 
 // ErrVariableNotSet is returned, in strict mode, for a ${var} whose
 // variable has no value and no default.
@@ -35,78 +36,106 @@ func (e *SyntaxError) Error() string {
 }
 
 // Expand replaces the ${...} expressions of s with the values that lookup
-// returns, following the shell-like rules that Flux's post-build
-// substitution uses:
+// returns. It accepts the forms that Flux's post-build substitution accepts
+// and renders them as Flux does, including where Flux departs from bash:
 //
 //   - ${var} is the value of var;
-//   - ${var:=word}, ${var:-word}, ${var=word} and ${var-word} are word when
-//     var is unset or empty (Flux makes no difference between the four);
-//   - ${#var} is the length of the value, in characters;
+//   - ${var:-word}, ${var:=word}, ${var:+word}, ${var:?word} and ${var=word}
+//     are all the value of var when it is not empty and word otherwise
+//     (Flux gives the five one meaning: ":+" does not swap the two and ":?"
+//     does not fail);
+//   - ${#var} is the length of the value, in bytes;
+//   - ${var:offset} and ${var:offset:length} cut a substring, counted in
+//     bytes; a negative offset or length counts from the end, and an offset
+//     or length that is not an integer ("${var: -1}" included) leaves the
+//     value whole;
 //   - ${var^}, ${var^^}, ${var,} and ${var,,} change the case of the first
 //     or every character;
-//   - ${var:offset} and ${var:offset:length} cut a substring, in characters;
-//     a negative offset or length counts from the end;
 //   - ${var#glob}, ${var##glob}, ${var%glob} and ${var%%glob} remove the
-//     shortest or longest prefix or suffix matching a shell glob;
+//     shortest or longest prefix or suffix, at least one byte long, that a
+//     glob matches ("*" matches any text, "/" included; "[^...]" negates a
+//     set; a set in a suffix pattern is read backwards, as Flux reads it);
 //   - ${var/old/new}, ${var//old/new}, ${var/#old/new} and ${var/%old/new}
 //     replace the first, every, a leading or a trailing occurrence of the
-//     literal text old;
+//     literal text old; "\/" and "$$" in old and new are "/" and "$", and
+//     ${var/#old/} and ${var/%old/} leave the value as it is;
 //   - "$$" is a literal "$", so $${var} renders as ${var}; a "$" that starts
 //     neither is kept, so $var and $1 are left alone.
 //
-// Words may hold nested ${...} expressions. A variable that lookup does not
-// know is empty, unless strict is set: then an expression that reads it
-// without a default fails with ErrVariableNotSet.
+// The word, offset, length, glob, old and new of an expression may be a
+// nested ${...} expression. ${var-word}, ${var+word} and ${var?word} are
+// syntax errors, as in Flux. A variable that lookup does not know is
+// empty, unless strict is set (Flux's StrictPostBuildSubstitutions): then
+// an expression that reads it without supplying a word of its own fails
+// with ErrVariableNotSet. The whole of s is parsed before anything is
+// looked up, so a syntax error anywhere wins over an unset variable.
 func Expand(s string, lookup func(name string) (string, bool), strict bool) (string, error) {
 	if !strings.Contains(s, "$") {
 		return s, nil
 	}
-	e := &expander{src: s, lookup: lookup, strict: strict}
+	p := &parser{src: s}
+	nodes, err := p.document()
+	if err != nil {
+		return "", err
+	}
 	var b strings.Builder
 	b.Grow(len(s))
-	for e.pos < len(s) {
-		i := strings.IndexByte(s[e.pos:], '$')
-		if i < 0 {
-			b.WriteString(s[e.pos:])
-			break
+	ev := evaluator{lookup: lookup, strict: strict}
+	for _, n := range nodes {
+		v, err := ev.node(n)
+		if err != nil {
+			return "", err
 		}
-		b.WriteString(s[e.pos : e.pos+i])
-		e.pos += i
-		switch e.peekAt(1) {
-		case '$':
-			b.WriteByte('$')
-			e.pos += 2
-		case '{':
-			v, err := e.expr(0)
-			if err != nil {
-				return "", err
-			}
-			b.WriteString(v)
-		default:
-			b.WriteByte('$')
-			e.pos++
-		}
+		b.WriteString(v)
 	}
 	return b.String(), nil
 }
 
-type expander struct {
-	src    string
-	pos    int
-	lookup func(string) (string, bool)
-	strict bool
+// node is literal text, or an expression when fn is set.
+type node struct {
+	text string
+	fn   *call
 }
 
-// peekAt returns the byte n bytes ahead of the position, or 0 at the end.
-func (e *expander) peekAt(n int) byte {
-	if e.pos+n < len(e.src) {
-		return e.src[e.pos+n]
+// call is one ${...} expression: op applied to the variable param with
+// the evaluated args.
+type call struct {
+	param string
+	// op is "" for ${var}, "#" for ${#var} and otherwise the operator as
+	// written: ":-", "=", ",,", "##", ":", "//" and so on.
+	op   string
+	args []node
+}
+
+// defaultOps are the operators that supply a value of their own, which
+// exempts them from strict mode.
+func isDefaultOp(op string) bool {
+	switch op {
+	case ":-", ":=", ":+", ":?", "=":
+		return true
+	}
+	return false
+}
+
+type parser struct {
+	src   string
+	pos   int
+	depth int
+}
+
+func (p *parser) peekAt(n int) byte {
+	if p.pos+n < len(p.src) {
+		return p.src[p.pos+n]
 	}
 	return 0
 }
 
-func (e *expander) fail(start int, format string, args ...any) error {
-	expr := e.src[start:min(start+64, len(e.src))]
+func (p *parser) eof() bool { return p.pos >= len(p.src) }
+
+func (p *parser) atExpr() bool { return strings.HasPrefix(p.src[p.pos:], "${") }
+
+func (p *parser) fail(start int, format string, args ...any) error {
+	expr := p.src[start:min(start+64, len(p.src))]
 	if i := strings.IndexAny(expr, "}\n"); i >= 0 {
 		expr = expr[:i+1]
 		expr = strings.TrimSuffix(expr, "\n")
@@ -114,430 +143,568 @@ func (e *expander) fail(start int, format string, args ...any) error {
 	return &SyntaxError{Offset: start, Expr: expr, Reason: fmt.Sprintf(format, args...)}
 }
 
-// expr evaluates the expression that starts with "${" at the position and
+// unexpected reports the byte at the position, or the end of the text.
+func (p *parser) unexpected(start int, what string) error {
+	if p.eof() {
+		return p.fail(start, "missing closing brace")
+	}
+	return p.fail(start, "unexpected %q, expected %s", p.src[p.pos], what)
+}
+
+// document reads the whole source: text, "$$" escapes and expressions.
+func (p *parser) document() ([]node, error) {
+	var out []node
+	var text strings.Builder
+	for !p.eof() {
+		i := strings.IndexByte(p.src[p.pos:], '$')
+		if i < 0 {
+			text.WriteString(p.src[p.pos:])
+			break
+		}
+		text.WriteString(p.src[p.pos : p.pos+i])
+		p.pos += i
+		switch p.peekAt(1) {
+		case '{':
+			if text.Len() > 0 {
+				out = append(out, node{text: text.String()})
+				text.Reset()
+			}
+			c, err := p.expr()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, node{fn: c})
+		case '$':
+			text.WriteByte('$')
+			p.pos += 2
+		default:
+			text.WriteByte('$')
+			p.pos++
+		}
+	}
+	if text.Len() > 0 {
+		out = append(out, node{text: text.String()})
+	}
+	return out, nil
+}
+
+// expr parses the expression that starts with "${" at the position and
 // leaves the position after its closing brace.
-func (e *expander) expr(depth int) (string, error) {
-	start := e.pos
-	if depth > maxNesting {
-		return "", e.fail(start, "expressions nested more than %d deep", maxNesting)
+func (p *parser) expr() (*call, error) {
+	start := p.pos
+	p.depth++
+	defer func() { p.depth-- }()
+	if p.depth > maxNesting {
+		return nil, p.fail(start, "expressions nested more than %d deep", maxNesting)
 	}
-	e.pos += 2 // "${"
-	if e.peekAt(0) == '#' {
-		e.pos++
-		name := e.ident()
-		if name == "" {
-			return "", e.fail(start, "missing variable name after ${#")
+	p.pos += 2 // "${"
+	c := &call{}
+	if p.peekAt(0) == '#' {
+		p.pos++
+		c.op = "#"
+		if c.param = p.ident(); c.param == "" {
+			if p.eof() {
+				return nil, p.fail(start, "missing closing brace")
+			}
+			return nil, p.fail(start, "missing variable name after ${#")
 		}
-		if err := e.closeBrace(start); err != nil {
-			return "", err
-		}
-		v, err := e.value(name, false)
-		return strconv.Itoa(utf8.RuneCountInString(v)), err
+		return c, p.closeBrace(start)
 	}
-	name := e.ident()
-	if name == "" {
-		if e.pos >= len(e.src) {
-			return "", e.fail(start, "missing closing brace")
+	if c.param = p.ident(); c.param == "" {
+		if p.eof() {
+			return nil, p.fail(start, "missing closing brace")
 		}
-		return "", e.fail(start, "missing variable name")
+		return nil, p.fail(start, "missing variable name")
 	}
-	switch c := e.peekAt(0); c {
+	if p.eof() {
+		return nil, p.fail(start, "missing closing brace")
+	}
+	switch ch := p.src[p.pos]; ch {
 	case '}':
-		e.pos++
-		return e.value(name, false)
+		p.pos++
+		return c, nil
 	case ':':
-		switch e.peekAt(1) {
-		case '=', '-':
-			e.pos += 2
-			return e.withDefault(start, name, depth)
-		case '?', '+':
-			return "", e.fail(start, "the ${var:%c...} form is not supported", e.peekAt(1))
+		if next := p.peekAt(1); next == '-' || next == '=' || next == '+' || next == '?' {
+			c.op = p.src[p.pos : p.pos+2]
+			p.pos += 2
+			return c, p.words(start, c)
 		}
-		e.pos++
-		return e.substring(start, name, depth)
-	case '=', '-':
-		e.pos++
-		return e.withDefault(start, name, depth)
-	case '^', ',':
-		e.pos++
-		op := string(c)
-		if e.peekAt(0) == c {
-			e.pos++
-			op += string(c)
+		c.op = ":"
+		p.pos++
+		return c, p.substring(start, c)
+	case '=':
+		c.op = "="
+		p.pos++
+		return c, p.words(start, c)
+	case ',', '^':
+		n := 1
+		if next := p.peekAt(1); next == ',' || next == '^' {
+			n = 2
 		}
-		if err := e.closeBrace(start); err != nil {
-			return "", err
-		}
-		v, err := e.value(name, false)
-		return changeCase(v, op), err
+		c.op = p.src[p.pos : p.pos+n]
+		p.pos += n
+		return c, p.closeBrace(start)
 	case '#', '%':
-		e.pos++
-		longest := false
-		if e.peekAt(0) == c {
-			e.pos++
-			longest = true
+		n := 1
+		if p.peekAt(1) == ch {
+			n = 2
 		}
-		pattern, err := e.word(start, "}", false, depth)
+		c.op = p.src[p.pos : p.pos+n]
+		p.pos += n
+		arg, err := p.param(start, "}", false, "a pattern")
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		e.pos++
-		v, err := e.value(name, false)
-		if c == '#' {
-			return trimPrefixGlob(v, pattern, longest), err
-		}
-		return trimSuffixGlob(v, pattern, longest), err
+		c.args = []node{arg}
+		return c, p.closeBrace(start)
 	case '/':
-		e.pos++
-		return e.replace(start, name, depth)
-	case 0:
-		return "", e.fail(start, "missing closing brace")
+		return c, p.replace(start, c)
+	case '-', '+', '?':
+		return nil, p.fail(start, "the ${var%c...} form is not supported (as in Flux): write ${var:%c...}", ch, ch)
 	default:
-		return "", e.fail(start, "unexpected %q after the variable name", c)
+		return nil, p.fail(start, "unexpected %q after the variable name", ch)
 	}
 }
 
 // ident reads a variable name: letters, digits and underscores.
-func (e *expander) ident() string {
-	start := e.pos
-	for e.pos < len(e.src) {
-		r, n := utf8.DecodeRuneInString(e.src[e.pos:])
+func (p *parser) ident() string {
+	start := p.pos
+	for !p.eof() {
+		r, n := utf8.DecodeRuneInString(p.src[p.pos:])
 		if r != '_' && !unicode.IsLetter(r) && !unicode.IsDigit(r) {
 			break
 		}
-		e.pos += n
+		p.pos += n
 	}
-	return e.src[start:e.pos]
+	return p.src[start:p.pos]
 }
 
-func (e *expander) closeBrace(start int) error {
-	if e.peekAt(0) != '}' {
-		if e.pos >= len(e.src) {
-			return e.fail(start, "missing closing brace")
-		}
-		return e.fail(start, "unexpected %q, expected the closing brace", e.src[e.pos])
+func (p *parser) closeBrace(start int) error {
+	if p.peekAt(0) != '}' || p.eof() {
+		return p.unexpected(start, "the closing brace")
 	}
-	e.pos++
+	p.pos++
 	return nil
 }
 
-// value looks name up; hasDefault tells whether the expression supplies a
-// value of its own, which exempts it from strict mode.
-func (e *expander) value(name string, hasDefault bool) (string, error) {
-	v, ok := e.lookup(name)
-	if !ok && e.strict && !hasDefault {
-		return "", fmt.Errorf("%w: %q", ErrVariableNotSet, name)
+// param reads one argument: a nested expression, or text that runs up to
+// a byte of stops, the start of a nested expression or the end. The text
+// must not be empty. With escapes, "$$" is "$", "\/" is "/" and "\\" is
+// "\".
+func (p *parser) param(start int, stops string, escapes bool, what string) (node, error) {
+	if p.eof() {
+		return node{}, p.fail(start, "missing closing brace")
 	}
-	return v, nil
-}
-
-// word evaluates text up to, not including, the first byte of stops that
-// is not inside a nested expression. With escapes, "$$" is "$" and a
-// backslash escapes "/" and itself, as in the patterns of ${var/old/new}.
-func (e *expander) word(start int, stops string, escapes bool, depth int) (string, error) {
+	if p.atExpr() {
+		c, err := p.expr()
+		return node{fn: c}, err
+	}
+	from := p.pos
 	var b strings.Builder
-	for {
-		if e.pos >= len(e.src) {
-			return "", e.fail(start, "missing closing brace")
-		}
-		c := e.src[e.pos]
-		switch {
-		case strings.IndexByte(stops, c) >= 0:
-			return b.String(), nil
-		case c == '$' && e.peekAt(1) == '{':
-			v, err := e.expr(depth + 1)
-			if err != nil {
-				return "", err
+	for !p.eof() && !p.atExpr() {
+		c := p.src[p.pos]
+		if escapes {
+			next := p.peekAt(1)
+			if (c == '$' && next == '$') || (c == '\\' && (next == '/' || next == '\\')) {
+				b.WriteByte(next)
+				p.pos += 2
+				continue
 			}
-			b.WriteString(v)
-		case escapes && c == '$' && e.peekAt(1) == '$':
-			b.WriteByte('$')
-			e.pos += 2
-		case escapes && c == '\\' && (e.peekAt(1) == '/' || e.peekAt(1) == '\\'):
-			b.WriteByte(e.peekAt(1))
-			e.pos += 2
-		default:
-			b.WriteByte(c)
-			e.pos++
 		}
+		if strings.IndexByte(stops, c) >= 0 {
+			break
+		}
+		b.WriteByte(c)
+		p.pos++
+	}
+	if p.pos == from {
+		return node{}, p.unexpected(start, what)
+	}
+	return node{text: b.String()}, nil
+}
+
+// words reads the word of a default form: any run of text and nested
+// expressions up to the closing brace, joined.
+func (p *parser) words(start int, c *call) error {
+	for {
+		if !p.eof() && p.src[p.pos] == '}' {
+			p.pos++
+			return nil
+		}
+		arg, err := p.param(start, "}", false, "a word")
+		if err != nil {
+			return err
+		}
+		c.args = append(c.args, arg)
 	}
 }
 
-func (e *expander) withDefault(start int, name string, depth int) (string, error) {
-	def, err := e.word(start, "}", false, depth)
+// substring reads the offset and the optional length of ${var:offset:length}.
+func (p *parser) substring(start int, c *call) error {
+	offset, err := p.param(start, ":}", false, "an offset")
 	if err != nil {
-		return "", err
+		return err
 	}
-	e.pos++
-	v, err := e.value(name, true)
-	if v == "" {
-		return def, err
+	c.args = append(c.args, offset)
+	switch {
+	case p.eof():
+		return p.fail(start, "missing closing brace")
+	case p.src[p.pos] == '}':
+		p.pos++
+		return nil
+	case p.src[p.pos] != ':':
+		return p.unexpected(start, "':' or the closing brace after the offset")
 	}
-	return v, err
+	for !p.eof() && p.src[p.pos] == ':' { // Flux reads a run of colons as one
+		p.pos++
+	}
+	length, err := p.param(start, "}", false, "a length")
+	if err != nil {
+		return err
+	}
+	c.args = append(c.args, length)
+	return p.closeBrace(start)
 }
 
-func (e *expander) substring(start int, name string, depth int) (string, error) {
-	offset, err := e.word(start, ":}", false, depth)
-	if err != nil {
-		return "", err
+// replace reads the operator, pattern and replacement of ${var/old/new}.
+// The pattern runs to the next "/", past any "}", as in Flux.
+func (p *parser) replace(start int, c *call) error {
+	n := 1
+	if next := p.peekAt(1); next == '/' || next == '#' || next == '%' {
+		n = 2
 	}
-	length, hasLength := "", false
-	if e.src[e.pos] == ':' {
-		e.pos++
-		hasLength = true
-		if length, err = e.word(start, "}", false, depth); err != nil {
+	c.op = p.src[p.pos : p.pos+n]
+	p.pos += n
+	if p.peekAt(0) == '/' && !p.eof() {
+		c.args = append(c.args, node{})
+	} else {
+		old, err := p.param(start, "/", true, "a pattern")
+		if err != nil {
+			return err
+		}
+		c.args = append(c.args, old)
+	}
+	if p.eof() {
+		return p.fail(start, "missing \"/\" after the pattern: write ${var/pattern/replacement}")
+	}
+	if p.src[p.pos] != '/' {
+		return p.unexpected(start, "'/' after the pattern")
+	}
+	for !p.eof() && p.src[p.pos] == '/' { // Flux reads a run of slashes as one
+		p.pos++
+	}
+	if !p.eof() && p.src[p.pos] == '}' {
+		p.pos++
+		return nil
+	}
+	repl, err := p.param(start, "}", true, "a replacement")
+	if err != nil {
+		return err
+	}
+	c.args = append(c.args, repl)
+	return p.closeBrace(start)
+}
+
+type evaluator struct {
+	lookup func(string) (string, bool)
+	strict bool
+}
+
+func (ev *evaluator) node(n node) (string, error) {
+	if n.fn == nil {
+		return n.text, nil
+	}
+	return ev.call(n.fn)
+}
+
+// call evaluates the arguments first, then the variable, as Flux does.
+func (ev *evaluator) call(c *call) (string, error) {
+	args := make([]string, len(c.args))
+	for i, a := range c.args {
+		v, err := ev.node(a)
+		if err != nil {
 			return "", err
 		}
+		args[i] = v
 	}
-	e.pos++
-	v, err := e.value(name, false)
-	if err != nil {
-		return "", err
+	v, ok := ev.lookup(c.param)
+	if !ok && ev.strict && !isDefaultOp(c.op) {
+		return "", fmt.Errorf("%w: %q", ErrVariableNotSet, c.param)
 	}
-	return cut(v, offset, length, hasLength), nil
+	return apply(c.op, v, args), nil
 }
 
-func (e *expander) replace(start int, name string, depth int) (string, error) {
-	// mode: '1' replaces the first occurrence, '*' every one, '#' a
-	// leading one and '%' a trailing one.
-	mode := byte('1')
-	switch c := e.peekAt(0); c {
-	case '/':
-		mode = '*'
-		e.pos++
-	case '#', '%':
-		mode = c
-		e.pos++
-	}
-	old, err := e.word(start, "/}", true, depth)
-	if err != nil {
-		return "", err
-	}
-	repl := ""
-	if e.src[e.pos] == '/' {
-		e.pos++
-		if repl, err = e.word(start, "}", true, depth); err != nil {
-			return "", err
-		}
-	}
-	e.pos++
-	v, err := e.value(name, false)
-	if err != nil {
-		return "", err
-	}
-	switch mode {
-	case '#':
-		if strings.HasPrefix(v, old) {
-			return repl + v[len(old):], nil
-		}
-		return v, nil
-	case '%':
-		if strings.HasSuffix(v, old) {
-			return v[:len(v)-len(old)] + repl, nil
-		}
-		return v, nil
-	}
-	if old == "" {
-		return v, nil
-	}
-	if mode == '1' {
-		return strings.Replace(v, old, repl, 1), nil
-	}
-	return strings.ReplaceAll(v, old, repl), nil
-}
-
-func changeCase(v, op string) string {
+func apply(op, v string, args []string) string {
 	switch op {
+	case "":
+		return v
 	case "^^":
 		return strings.ToUpper(v)
 	case ",,":
 		return strings.ToLower(v)
-	}
-	r, n := utf8.DecodeRuneInString(v)
-	if n == 0 {
+	case "^", ",":
+		r, n := utf8.DecodeRuneInString(v)
+		if n == 0 {
+			return v
+		}
+		if op == "^" {
+			return string(unicode.ToUpper(r)) + v[n:]
+		}
+		return string(unicode.ToLower(r)) + v[n:]
+	case "#":
+		if len(args) == 0 {
+			return strconv.Itoa(len(v))
+		}
+		return trimPrefixGlob(v, args[0], false)
+	case "##":
+		return trimPrefixGlob(v, args[0], true)
+	case "%":
+		return trimSuffixGlob(v, args[0], false)
+	case "%%":
+		return trimSuffixGlob(v, args[0], true)
+	case ":":
+		return cut(v, args)
+	case "/", "//":
+		count := 1
+		if op == "//" {
+			count = -1
+		}
+		repl := ""
+		if len(args) > 1 {
+			repl = args[1]
+		}
+		return strings.Replace(v, args[0], repl, count)
+	case "/#":
+		if len(args) == 2 && strings.HasPrefix(v, args[0]) {
+			return args[1] + v[len(args[0]):]
+		}
+		return v
+	case "/%":
+		if len(args) == 2 && strings.HasSuffix(v, args[0]) {
+			return v[:len(v)-len(args[0])] + args[1]
+		}
+		return v
+	case ":-", ":=", ":+", ":?", "=":
+		if v == "" && len(args) > 0 {
+			return strings.Join(args, "")
+		}
 		return v
 	}
-	if op == "^" {
-		return string(unicode.ToUpper(r)) + v[n:]
-	}
-	return string(unicode.ToLower(r)) + v[n:]
+	// Mixed case operators such as "^," change nothing.
+	return v
 }
 
-// cut returns the substring of v that ${v:offset:length} selects. An
-// offset or length that is not a number leaves v as it is, as bash does.
-func cut(v, offsetText, lengthText string, hasLength bool) string {
-	offset, err := strconv.Atoi(strings.TrimSpace(offsetText))
+// cut returns the part of v that ${v:offset} or ${v:offset:length}
+// selects, in bytes.
+func cut(v string, args []string) string {
+	pos, err := strconv.Atoi(args[0])
 	if err != nil {
 		return v
 	}
-	runes := []rune(v)
-	n := len(runes)
-	if offset < 0 {
-		offset = max(n+offset, 0)
+	if pos < 0 {
+		pos = max(len(v)+pos, 0)
 	}
-	if offset >= n {
+	if len(args) == 1 {
+		if pos < len(v) {
+			return v[pos:]
+		}
 		return ""
 	}
-	end := n
-	if hasLength {
-		length, err := strconv.Atoi(strings.TrimSpace(lengthText))
-		if err != nil {
-			return v
-		}
-		if length < 0 {
-			end = n + length
-		} else if length < n-offset {
-			end = offset + length
-		}
-		if end < offset {
+	length, err := strconv.Atoi(args[1])
+	if err != nil {
+		return v
+	}
+	if pos >= len(v) {
+		return ""
+	}
+	if length < 0 {
+		end := len(v) + length
+		if end < pos {
 			return ""
 		}
+		return v[pos:end]
 	}
-	return string(runes[offset:end])
+	if length >= len(v)-pos {
+		return v[pos:]
+	}
+	return v[pos : pos+length]
 }
 
-// trimPrefixGlob removes the shortest (or longest) prefix of v that the
-// glob pattern matches.
+// trimPrefixGlob removes the shortest (or longest) prefix of v, at least
+// one byte long, that pattern matches. A malformed pattern matches nothing.
 func trimPrefixGlob(v, pattern string, longest bool) string {
-	bounds := runeBounds(v)
+	g, ok := compileGlob(pattern)
+	if !ok {
+		return v
+	}
 	if longest {
-		for i := len(bounds) - 1; i >= 0; i-- {
-			if globMatch(pattern, v[:bounds[i]]) {
-				return v[bounds[i]:]
+		for n := len(v); n >= 1; n-- {
+			if g.match(v[:n]) {
+				return v[n:]
 			}
 		}
 		return v
 	}
-	for _, b := range bounds {
-		if globMatch(pattern, v[:b]) {
-			return v[b:]
+	for n := 1; n <= len(v); n++ {
+		if g.match(v[:n]) {
+			return v[n:]
 		}
 	}
 	return v
 }
 
-// trimSuffixGlob removes the shortest (or longest) suffix of v that the
-// glob pattern matches.
+// trimSuffixGlob removes the shortest (or longest) suffix of v that
+// pattern matches, the way Flux does: it reverses v and the pattern, the
+// pattern's sets included, and removes a prefix.
 func trimSuffixGlob(v, pattern string, longest bool) string {
-	bounds := runeBounds(v)
-	if longest {
-		for _, b := range bounds {
-			if globMatch(pattern, v[b:]) {
-				return v[:b]
+	return reverseRunes(trimPrefixGlob(reverseRunes(v), reverseRunes(pattern), longest))
+}
+
+func reverseRunes(s string) string {
+	r := []rune(s)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return string(r)
+}
+
+// glob is a compiled shell pattern: "*" matches any bytes, "/" included,
+// "?" one character, "[...]" one character of a set ("[^...]" negated,
+// "a-z" ranges, a backslash quoting a member) and a backslash quotes the
+// next byte.
+type glob []globItem
+
+type globItem struct {
+	kind   byte // '*', '?', '[' or 'c' for a literal byte
+	lit    byte
+	negate bool
+	ranges [][2]rune
+}
+
+// compileGlob reads pattern with the rules of Flux's matcher; it reports
+// false for a pattern that matcher rejects (an empty or unterminated set,
+// a set member that starts with "-" or "]", a trailing backslash).
+func compileGlob(pattern string) (glob, bool) {
+	var g glob
+	for i := 0; i < len(pattern); {
+		switch pattern[i] {
+		case '*':
+			if len(g) == 0 || g[len(g)-1].kind != '*' {
+				g = append(g, globItem{kind: '*'})
 			}
+			i++
+		case '?':
+			g = append(g, globItem{kind: '?'})
+			i++
+		case '\\':
+			if i+1 >= len(pattern) {
+				return nil, false
+			}
+			g = append(g, globItem{kind: 'c', lit: pattern[i+1]})
+			i += 2
+		case '[':
+			i++
+			it := globItem{kind: '['}
+			if i < len(pattern) && pattern[i] == '^' {
+				it.negate = true
+				i++
+			}
+			for {
+				if i < len(pattern) && pattern[i] == ']' && len(it.ranges) > 0 {
+					i++
+					break
+				}
+				lo, n, ok := setMember(pattern[i:])
+				if !ok {
+					return nil, false
+				}
+				i += n
+				hi := lo
+				if pattern[i] == '-' {
+					if hi, n, ok = setMember(pattern[i+1:]); !ok {
+						return nil, false
+					}
+					i += 1 + n
+				}
+				it.ranges = append(it.ranges, [2]rune{lo, hi})
+			}
+			g = append(g, it)
+		default:
+			g = append(g, globItem{kind: 'c', lit: pattern[i]})
+			i++
 		}
-		return v
 	}
-	for i := len(bounds) - 1; i >= 0; i-- {
-		if globMatch(pattern, v[bounds[i]:]) {
-			return v[:bounds[i]]
-		}
-	}
-	return v
+	return g, true
 }
 
-// runeBounds returns the byte offsets of every rune boundary of v,
-// including 0 and len(v).
-func runeBounds(v string) []int {
-	bounds := make([]int, 0, len(v)+1)
-	for i := range v {
-		bounds = append(bounds, i)
+// setMember reads one, possibly quoted, member of a set. It fails, as
+// Flux's matcher does, when nothing follows the member.
+func setMember(s string) (rune, int, bool) {
+	if s == "" || s[0] == '-' || s[0] == ']' {
+		return 0, 0, false
 	}
-	return append(bounds, len(v))
+	w := 0
+	if s[0] == '\\' {
+		s, w = s[1:], 1
+		if s == "" {
+			return 0, 0, false
+		}
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	if (r == utf8.RuneError && n == 1) || n == len(s) {
+		return 0, 0, false
+	}
+	return r, w + n, true
 }
 
-// globMatch reports whether the shell glob pattern matches all of s: "*"
-// matches any text, "/" included, "?" one character, "[...]" one
-// character of a set ("[!...]" or "[^...]" negated, "a-z" ranges) and a
-// backslash quotes the next character. A malformed set matches nothing.
-func globMatch(pattern, s string) bool {
-	// Iterative matching with one backtracking point for the last star:
-	// linear in practice and never exponential.
-	px, sx := 0, 0
-	starP, starS := -1, -1
-	for sx < len(s) || px < len(pattern) {
-		if px < len(pattern) {
-			switch pattern[px] {
-			case '*':
-				starP, starS = px, sx
-				px++
+// matchAt matches a single-width item at the start of s and returns the
+// number of bytes it takes.
+func (it *globItem) matchAt(s string) (int, bool) {
+	switch it.kind {
+	case 'c':
+		return 1, s[0] == it.lit
+	case '?':
+		_, n := utf8.DecodeRuneInString(s)
+		return n, true
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	in := false
+	for _, rg := range it.ranges {
+		if rg[0] <= r && r <= rg[1] {
+			in = true
+			break
+		}
+	}
+	return n, in != it.negate
+}
+
+// match reports whether g matches all of s. It backtracks only to the last
+// star, which is enough when a star matches anything, so it never takes
+// exponential time.
+func (g glob) match(s string) bool {
+	gi, si := 0, 0
+	starG, starS := -1, 0
+	for {
+		if gi < len(g) {
+			if g[gi].kind == '*' {
+				starG, starS = gi, si
+				gi++
 				continue
-			case '?':
-				if sx < len(s) {
-					_, n := utf8.DecodeRuneInString(s[sx:])
-					px++
-					sx += n
+			}
+			if si < len(s) {
+				if n, ok := g[gi].matchAt(s[si:]); ok {
+					gi++
+					si += n
 					continue
 				}
-			case '[':
-				if sx < len(s) {
-					r, n := utf8.DecodeRuneInString(s[sx:])
-					if ok, width := matchClass(pattern[px:], r); ok {
-						px += width
-						sx += n
-						continue
-					}
-				}
-			default:
-				pc, pn := utf8.DecodeRuneInString(pattern[px:])
-				if pc == '\\' && px+pn < len(pattern) {
-					var qn int
-					pc, qn = utf8.DecodeRuneInString(pattern[px+pn:])
-					pn += qn
-				}
-				if sx < len(s) {
-					r, n := utf8.DecodeRuneInString(s[sx:])
-					if r == pc {
-						px += pn
-						sx += n
-						continue
-					}
-				}
 			}
+		} else if si == len(s) {
+			return true
 		}
-		if starP >= 0 && starS < len(s) {
-			_, n := utf8.DecodeRuneInString(s[starS:])
-			starS += n
-			px, sx = starP+1, starS
-			continue
+		if starG < 0 || starS >= len(s) {
+			return false
 		}
-		return false
+		starS++
+		gi, si = starG+1, starS
 	}
-	return true
-}
-
-// matchClass matches r against the set that starts pattern ("[...]") and
-// returns whether it matched and the width of the set in pattern. An
-// unterminated set never matches.
-func matchClass(pattern string, r rune) (bool, int) {
-	i := 1
-	negate := false
-	if i < len(pattern) && (pattern[i] == '!' || pattern[i] == '^') {
-		negate = true
-		i++
-	}
-	matched := false
-	first := true
-	for i < len(pattern) {
-		if pattern[i] == ']' && !first {
-			return matched != negate, i + 1
-		}
-		first = false
-		lo, n := utf8.DecodeRuneInString(pattern[i:])
-		if lo == '\\' && i+n < len(pattern) {
-			i += n
-			lo, n = utf8.DecodeRuneInString(pattern[i:])
-		}
-		i += n
-		hi := lo
-		if i+1 < len(pattern) && pattern[i] == '-' && pattern[i+1] != ']' {
-			var m int
-			hi, m = utf8.DecodeRuneInString(pattern[i+1:])
-			i += 1 + m
-		}
-		if lo <= r && r <= hi {
-			matched = true
-		}
-	}
-	return false, len(pattern)
 }

@@ -2,6 +2,7 @@ package kustomize
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -253,6 +254,93 @@ func TestSubstituteStrictIsVariableNotSet(t *testing.T) {
 	err := SubstituteWithOptions(objs, &kustomizev1.PostBuild{Substitute: map[string]string{"env": "x"}}, nil, SubstituteOptions{Strict: true})
 	if !IsVariableNotSet(err) {
 		t.Fatalf("IsVariableNotSet(%v) = false", err)
+	}
+}
+
+// TestSubstituteFormsAsFlux runs each substitution form Flux accepts
+// through a manifest, in the default and the strict mode, and checks the
+// value Flux renders, or that strict mode fails where Flux's does.
+func TestSubstituteFormsAsFlux(t *testing.T) {
+	vars := map[string]string{"app": "podinfo", "empty": "", "Tag": "v1.2.3", "path": "a/b/c.yaml"}
+	tests := []struct {
+		expr, want string
+		// strictFails is set when strict mode refuses the form for the
+		// unset variable it reads.
+		strictFails bool
+	}{
+		{"${app}", "podinfo", false},
+		{"${unset}", "", true},
+		{"${app:-def}", "podinfo", false},
+		{"${unset:-def}", "def", false},
+		{"${empty:-def}", "def", false},
+		{"${app:=def}", "podinfo", false},
+		{"${unset:=def}", "def", false},
+		{"${app=def}", "podinfo", false},
+		{"${empty=def}", "def", false},
+		{"${unset=def}", "def", false},
+		{"${app:+word}", "podinfo", false},
+		{"${unset:+word}", "word", false},
+		{"${app:?msg}", "podinfo", false},
+		{"${unset:?msg}", "msg", false},
+		{"${#app}", "7", false},
+		{"${#unset}", "0", true},
+		{"${app:3}", "info", false},
+		{"${app:0:3}", "pod", false},
+		{"${app:${unset:=1}:2}", "od", false},
+		{"${unset:1}", "", true},
+		{"${Tag^^}", "V1.2.3", false},
+		{"${app^}", "Podinfo", false},
+		{"${Tag,,}", "v1.2.3", false},
+		{"${Tag,}", "v1.2.3", false},
+		{"${unset^^}", "", true},
+		{"${path##*/}", "c.yaml", false},
+		{"${path%.*}", "a/b/c", false},
+		{"${unset#*/}", "", true},
+		{"${app/o/0}", "p0dinfo", false},
+		{"${app//o/0}", "p0dinf0", false},
+		{"${unset//o/0}", "", true},
+		{"$${app}", "${app}", false},
+	}
+	for _, tt := range tests {
+		for _, strict := range []bool{false, true} {
+			doc := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: forms\n  namespace: apps\ndata:\n  v: \"" + tt.expr + "\"\n"
+			objs := objects(t, doc)
+			err := SubstituteWithOptions(objs, &kustomizev1.PostBuild{}, vars, SubstituteOptions{Strict: strict})
+			if strict && tt.strictFails {
+				if !IsVariableNotSet(err) || !strings.Contains(err.Error(), "ConfigMap/apps/forms") {
+					t.Errorf("strict %s: error = %v, want variable not set naming ConfigMap/apps/forms", tt.expr, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s (strict %v): %v", tt.expr, strict, err)
+				continue
+			}
+			// The rendered manifest is read back as YAML: "7" is a number
+			// and an empty value is null.
+			v, _, _ := unstructured.NestedFieldNoCopy(objs[0].Object, "data", "v")
+			got := ""
+			if v != nil {
+				got = fmt.Sprint(v)
+			}
+			if got != tt.want {
+				t.Errorf("%s (strict %v) = %q, want %q", tt.expr, strict, got, tt.want)
+			}
+		}
+	}
+}
+
+// TestSubstituteRefusesFormsFluxRefuses checks that ${var-word} and
+// ${var+word}, which Flux's parser rejects, fail with an error that names
+// the object and the form to write instead.
+func TestSubstituteRefusesFormsFluxRefuses(t *testing.T) {
+	for expr, hint := range map[string]string{"${app-def}": "${var:-...}", "${app+word}": "${var:+...}"} {
+		doc := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: forms\ndata:\n  v: \"" + expr + "\"\n"
+		objs := objects(t, doc)
+		err := SubstituteWithOptions(objs, &kustomizev1.PostBuild{Substitute: map[string]string{"app": "x"}}, nil, SubstituteOptions{})
+		if err == nil || !strings.Contains(err.Error(), "ConfigMap/forms") || !strings.Contains(err.Error(), hint) {
+			t.Errorf("%s: error = %v, want one naming ConfigMap/forms and %s", expr, err, hint)
+		}
 	}
 }
 

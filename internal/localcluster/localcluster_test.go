@@ -10,11 +10,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gotk-dev/gotk/internal/testenv"
 )
 
 // A Deployment on the local cluster gets a pod on the kwok node and becomes
 // Available, as on a real cluster.
 func TestDeploymentBecomesAvailable(t *testing.T) {
+	testenv.Require(t)
 	ctx := context.Background()
 	c, err := Start(ctx, Options{Dir: t.TempDir()})
 	if err != nil {

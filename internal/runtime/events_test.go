@@ -17,11 +17,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gotk-dev/gotk/api/meta"
+	"github.com/gotk-dev/gotk/internal/testenv"
 )
 
 // The recorder writes a Kubernetes event and POSTs the documented JSON to a
 // real HTTP server on loopback.
 func TestRecorderPostsAndRecords(t *testing.T) {
+	testenv.Require(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	received := make(chan []byte, 1)
@@ -108,6 +110,7 @@ func TestRecorderPostsAndRecords(t *testing.T) {
 // Trace events go only to the notification endpoint, and a failing
 // endpoint is retried.
 func TestRecorderRetriesAndTraceSeverity(t *testing.T) {
+	testenv.Require(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	attempts := make(chan int, 10)

@@ -107,6 +107,7 @@ func (c *requestCounter) String() string {
 // Kustomization "apps" in "flux-system".
 func newManager(t testing.TB) (*Manager, *requestCounter) {
 	t.Helper()
+	testenv.Require(t)
 	counter := &requestCounter{counts: map[string]int{}}
 	cfg := rest.CopyConfig(env.Config)
 	cfg.QPS, cfg.Burst = 1000, 2000

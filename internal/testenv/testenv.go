@@ -2,12 +2,18 @@
 // kube-apiserver and etcd that hack/kube-binaries.sh builds, started through
 // controller-runtime's envtest with gotk's CRDs installed. Each test gets a
 // namespace of its own.
+//
+// "go test -short" is the unit tier: TestMain (Run) starts no control plane
+// and needs no Kubernetes binaries, and each test that needs one skips,
+// through Require or Env.Namespace. Without -short every test runs.
 package testenv
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -61,6 +67,10 @@ func RepoRoot() string {
 // GOTK_KUBE_ASSETS environment variable, or what hack/kube-binaries.sh
 // builds (and caches).
 func AssetsDir() (string, error) {
+	if Short() {
+		// Never build or look for binaries in the unit tier.
+		return "", errors.New("the unit tier (go test -short) starts no control plane: call testenv.Require first")
+	}
 	if d := os.Getenv("GOTK_KUBE_ASSETS"); d != "" {
 		return d, nil
 	}
@@ -106,9 +116,34 @@ func Start(opts ...Option) (*Env, error) {
 // Stop stops the control plane.
 func (e *Env) Stop() error { return e.env.Stop() }
 
+// Short reports whether the tests run with -short, the unit tier. It may
+// be called from TestMain, before the testing package has parsed the
+// command line: it parses it first.
+func Short() bool {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	return testing.Short()
+}
+
+// Require skips t in the unit tier (-short), where no control plane runs.
+// A test that needs the control plane calls it first, unless it starts
+// with Env.Namespace, which calls it.
+func Require(t testing.TB) {
+	t.Helper()
+	if Short() {
+		t.Skip("needs the control plane, which go test -short does not start")
+	}
+}
+
 // Run is for TestMain: it starts a control plane, runs the tests and stops
-// it. The control plane is handed to the package's tests through set.
+// it. The control plane is handed to the package's tests through set. In
+// the unit tier (-short) it starts nothing and does not call set: the
+// package's Env stays nil and the tests that need it skip (Require).
 func Run(m *testing.M, set func(*Env), opts ...Option) int {
+	if Short() {
+		return m.Run()
+	}
 	env, err := Start(opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testenv:", err)
@@ -124,8 +159,15 @@ func Run(m *testing.M, set func(*Env), opts ...Option) int {
 
 // Namespace creates a namespace with a random name for t and deletes it
 // when t ends.
+//
+// On a nil Env, in the unit tier, it skips t (Require); otherwise it fails
+// t.
 func (e *Env) Namespace(t testing.TB) string {
 	t.Helper()
+	if e == nil {
+		Require(t)
+		t.Fatal("testenv: no control plane: TestMain did not start one")
+	}
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	name := strings.ToLower(fmt.Sprintf("%.40s-%s", sanitize(t.Name()), hex.EncodeToString(b)))

@@ -52,6 +52,9 @@ func TestMain(m *testing.M) {
 // stops the managers before the control plane, so that nothing holds the
 // API server's connections open while it shuts down.
 func run(m *testing.M) int {
+	if testenv.Short() {
+		return m.Run()
+	}
 	e, err := testenv.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testenv:", err)

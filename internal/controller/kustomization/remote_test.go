@@ -18,6 +18,7 @@ import (
 // second control plane), not in the controller's own; deleting the
 // Kustomization deletes them there.
 func TestRemoteClusterKubeConfig(t *testing.T) {
+	testenv.Require(t)
 	t.Parallel()
 	remote, err := testenv.Start(testenv.WithoutCRDs())
 	if err != nil {

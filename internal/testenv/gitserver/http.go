@@ -124,6 +124,7 @@ func NewHTTP(root string, opts HTTPOptions) (*HTTPServer, error) {
 // test ends.
 func StartHTTP(t testing.TB, root string, opts HTTPOptions) *HTTPServer {
 	t.Helper()
+	SkipShort(t)
 	s, err := NewHTTP(root, opts)
 	if err != nil {
 		t.Fatal(err)

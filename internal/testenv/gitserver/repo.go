@@ -253,6 +253,7 @@ func Seed(root, name, scratch string, files map[string]string) (*WorkTree, error
 // MustSeed is Seed for a test: it fails the test on error.
 func MustSeed(t testing.TB, root, name string, files map[string]string) *WorkTree {
 	t.Helper()
+	SkipShort(t)
 	w, err := Seed(root, name, t.TempDir(), files)
 	if err != nil {
 		t.Fatal(err)
@@ -288,4 +289,15 @@ func confined(root, name string) (string, error) {
 		return "", fmt.Errorf("path %q must stay inside %s", name, root)
 	}
 	return filepath.Join(root, clean), nil
+}
+
+// SkipShort skips t in the unit tier (go test -short): the Git servers and
+// repositories of this package run the git, gpg and ssh-keygen programs,
+// which that tier does without. MustSeed, StartHTTP, StartSSH and
+// NewOpenPGPKeyT call it.
+func SkipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs real Git servers and the git program, which go test -short does not")
+	}
 }

@@ -96,6 +96,7 @@ func NewOpenPGPKey(name, email string) (*OpenPGPKey, error) {
 // and closes the key when the test ends.
 func NewOpenPGPKeyT(t testing.TB, name, email string) *OpenPGPKey {
 	t.Helper()
+	SkipShort(t)
 	k, err := NewOpenPGPKey(name, email)
 	if err != nil {
 		t.Fatal(err)

@@ -98,6 +98,7 @@ func NewSSH(root string, opts SSHOptions) (*SSHServer, error) {
 // test ends.
 func StartSSH(t testing.TB, root string, opts SSHOptions) *SSHServer {
 	t.Helper()
+	SkipShort(t)
 	s, err := NewSSH(root, opts)
 	if err != nil {
 		t.Fatal(err)
