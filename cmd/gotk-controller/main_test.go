@@ -63,11 +63,7 @@ func get(t *testing.T, url string, exited <-chan struct{}, logs *bytes.Buffer) s
 func TestControllerRunsFromKubeconfig(t *testing.T) {
 	testenv.Require(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "gotk-controller")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildController(t)
 	kubeconfig, err := env.Kubeconfig(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +109,19 @@ func TestControllerRunsFromKubeconfig(t *testing.T) {
 	}
 }
 
+// buildController builds gotk-controller into a temporary folder.
+func buildController(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "gotk-controller")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 func TestControllerRejectsBadFlags(t *testing.T) {
+	bin := buildController(t)
 	for _, args := range [][]string{
 		{"--controllers=source,gitops"},
 		{"--log-encoding=xml"},
@@ -122,7 +130,7 @@ func TestControllerRejectsBadFlags(t *testing.T) {
 		{"--feature-gates=StrictPostBuildSubstitutions=maybe"},
 		{"--watch-configs-label-selector=a in (b"},
 	} {
-		cmd := exec.Command("go", append([]string{"run", "."}, args...)...)
+		cmd := exec.Command(bin, args...)
 		out, err := cmd.CombinedOutput()
 		if err == nil {
 			t.Errorf("%v: exit 0, want an error", args)
