@@ -126,6 +126,9 @@ func (r *Reconciler) reconcileSpec(_ context.Context, s *scope) error {
 		if !strings.HasPrefix(obj.Spec.URL, "oci://") {
 			return runtime.Stallingf(sourcev1.URLInvalidReason, "spec.url %q must start with oci:// when spec.type is oci", obj.Spec.URL)
 		}
+		if _, err := helm.RegistryHost(obj.Spec.URL); err != nil {
+			return runtime.Stalling(sourcev1.URLInvalidReason, err)
+		}
 		return nil
 	}
 	if _, err := helm.IndexURL(obj.Spec.URL); err != nil {
@@ -148,7 +151,13 @@ func (r *Reconciler) reconcileCredentials(ctx context.Context, s *scope) error {
 		if err != nil {
 			return authFailed(obj, err)
 		}
-		if s.opts.Username, s.opts.Password, err = helm.BasicAuthFromSecret(data); err != nil {
+		if cfg, ok := data[helm.DockerConfigKey]; ok && obj.IsOCI() {
+			host, _ := helm.RegistryHost(obj.Spec.URL)
+			s.opts.Username, s.opts.Password, err = helm.DockerConfigAuth(cfg, host)
+		} else {
+			s.opts.Username, s.opts.Password, err = helm.BasicAuthFromSecret(data)
+		}
+		if err != nil {
 			return authFailed(obj, fmt.Errorf("spec.secretRef: secret '%s/%s': %w", obj.Namespace, ref.Name, err))
 		}
 		if helm.HasTLS(data) {
