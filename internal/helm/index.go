@@ -104,19 +104,24 @@ func FetchIndex(ctx context.Context, repoURL string, o Options, maxSize int64, d
 	}
 	defer os.RemoveAll(tmp)
 	file := filepath.Join(tmp, "index.yaml")
-	if err := download(ctx, indexURL, o, maxSize, file); err != nil {
+	base, err := url.Parse(repoURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := download(ctx, indexURL, base, o, maxSize, file); err != nil {
 		return nil, err
 	}
 	return LoadIndex(file, indexURL)
 }
 
-// download GETs u into file, refusing more than maxSize bytes.
-func download(ctx context.Context, u string, o Options, maxSize int64, file string) error {
+// download GETs u into file, refusing more than maxSize bytes. Credentials
+// go as o allows for the repository at base.
+func download(ctx context.Context, u string, base *url.URL, o Options, maxSize int64, file string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
 	}
-	o.authorize(req, req.URL)
+	o.authorize(req, base)
 	resp, err := o.httpClient().Do(req)
 	if err != nil {
 		// A *url.Error names the method and URL already.

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -140,49 +138,13 @@ func (r *Reconciler) reconcileSpec(_ context.Context, s *scope) error {
 	return nil
 }
 
-// reconcileCredentials reads spec.secretRef and spec.certSecretRef. TLS
-// keys in spec.secretRef count only when there is no spec.certSecretRef.
+// reconcileCredentials reads spec.secretRef and spec.certSecretRef.
 func (r *Reconciler) reconcileCredentials(ctx context.Context, s *scope) error {
-	obj := s.obj
-	s.opts = helm.Options{PassCredentials: obj.Spec.PassCredentials, Insecure: obj.Spec.Insecure}
-	var tlsData map[string][]byte
-	if ref := obj.Spec.SecretRef; ref != nil {
-		data, err := r.secretData(ctx, obj.Namespace, ref.Name)
-		if err != nil {
-			return authFailed(obj, err)
-		}
-		if cfg, ok := data[helm.DockerConfigKey]; ok && obj.IsOCI() {
-			host, _ := helm.RegistryHost(obj.Spec.URL)
-			s.opts.Username, s.opts.Password, err = helm.DockerConfigAuth(cfg, host)
-		} else {
-			s.opts.Username, s.opts.Password, err = helm.BasicAuthFromSecret(data)
-		}
-		if err != nil {
-			return authFailed(obj, fmt.Errorf("spec.secretRef: secret '%s/%s': %w", obj.Namespace, ref.Name, err))
-		}
-		if helm.HasTLS(data) {
-			tlsData = data
-		}
+	opts, err := helm.RepositoryOptions(ctx, r.Client, s.obj)
+	if err != nil {
+		return authFailed(s.obj, err)
 	}
-	if ref := obj.Spec.CertSecretRef; ref != nil {
-		data, err := r.secretData(ctx, obj.Namespace, ref.Name)
-		if err != nil {
-			return authFailed(obj, err)
-		}
-		tlsData = data
-	}
-	if tlsData != nil {
-		cfg, err := helm.TLSFromSecret(tlsData)
-		if err != nil {
-			name := obj.Spec.SecretRef.Name
-			field := "spec.secretRef"
-			if obj.Spec.CertSecretRef != nil {
-				name, field = obj.Spec.CertSecretRef.Name, "spec.certSecretRef"
-			}
-			return authFailed(obj, fmt.Errorf("%s: secret '%s/%s': %w", field, obj.Namespace, name, err))
-		}
-		s.opts.TLS = cfg
-	}
+	s.opts = opts
 	return nil
 }
 
@@ -191,17 +153,6 @@ func (r *Reconciler) reconcileCredentials(ctx context.Context, s *scope) error {
 func authFailed(obj *sourcev1.HelmRepository, err error) error {
 	runtime.MarkTrue(obj, meta.FetchFailedCondition, meta.AuthenticationFailedReason, "%s", err)
 	return runtime.Failed(meta.AuthenticationFailedReason, err)
-}
-
-func (r *Reconciler) secretData(ctx context.Context, namespace, name string) (map[string][]byte, error) {
-	secret := &corev1.Secret{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("secret '%s/%s' not found", namespace, name)
-		}
-		return nil, fmt.Errorf("get secret '%s/%s': %w", namespace, name, err)
-	}
-	return secret.Data, nil
 }
 
 // reconcileStorage notices an artifact that vanished from storage and

@@ -14,6 +14,7 @@ import (
 	"github.com/gotk-dev/gotk/internal/artifact"
 	"github.com/gotk-dev/gotk/internal/controller"
 	"github.com/gotk-dev/gotk/internal/controller/gitrepository"
+	"github.com/gotk-dev/gotk/internal/controller/helmchart"
 	"github.com/gotk-dev/gotk/internal/controller/helmrepository"
 	"github.com/gotk-dev/gotk/internal/helm"
 )
@@ -80,7 +81,17 @@ func (c *Config) Setup(mgr ctrl.Manager, deps controller.Deps) error {
 		Metrics:      deps.Metrics,
 		IndexMaxSize: c.HelmIndexMaxSize,
 	}
-	return helmRepo.SetupWithManager(mgr, opts)
+	if err := helmRepo.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	chart := &helmchart.Reconciler{
+		Client:            mgr.GetClient(),
+		Storage:           storage,
+		Recorder:          deps.Recorder,
+		Metrics:           deps.Metrics,
+		DependencyRequeue: opts.RequeueDependency,
+	}
+	return chart.SetupWithManager(mgr, opts)
 }
 
 // advertisedAddr is --storage-adv-addr, or the hostname with the port of
