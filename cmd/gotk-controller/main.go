@@ -23,8 +23,11 @@ import (
 	"github.com/gotk-dev/gotk/internal/version"
 )
 
+// sourceConfig holds the flags of the source controller alone.
+var sourceConfig = source.DefaultConfig()
+
 func main() {
-	controller.Register("source", source.Setup)
+	controller.Register("source", sourceConfig.Setup)
 	controller.Register("kustomize", kustomization.Setup)
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "gotk-controller:", err)
@@ -36,6 +39,7 @@ func run() error {
 	opts := runtime.DefaultOptions()
 	fs := pflag.NewFlagSet("gotk-controller", pflag.ContinueOnError)
 	opts.BindFlags(fs)
+	sourceConfig.BindFlags(fs)
 	controllers := fs.String("controllers", "all",
 		"Comma-separated controllers to run: "+strings.Join(controller.Names, ", ")+"; or all.")
 	showVersion := fs.Bool("version", false, "Print the version and exit.")
@@ -49,6 +53,9 @@ func run() error {
 		return nil
 	}
 	if err := opts.Validate(); err != nil {
+		return err
+	}
+	if err := sourceConfig.Validate(); err != nil {
 		return err
 	}
 	names, err := controller.Parse(*controllers)

@@ -126,6 +126,7 @@ func TestControllerRejectsBadFlags(t *testing.T) {
 		{"--controllers=source,gitops"},
 		{"--log-encoding=xml"},
 		{"--concurrent=0"},
+		{"--helm-index-max-size=0"},
 		{"--feature-gates=NoSuchGate=true"},
 		{"--feature-gates=StrictPostBuildSubstitutions=maybe"},
 		{"--watch-configs-label-selector=a in (b"},
