@@ -56,9 +56,10 @@ type HelmChartSpec struct {
 	// +optional
 	ReconcileStrategy string `json:"reconcileStrategy,omitempty"`
 
-	// ValuesFiles are paths of values files, relative to the source root,
-	// merged in order (later files win) over the chart's values.yaml and
-	// packaged as the chart's values.yaml.
+	// ValuesFiles are paths of values files in the chart (or, for a chart
+	// from Git or a bucket, relative to the source root), merged in order
+	// (later files win) and packaged as the chart's values.yaml. The
+	// chart's own values.yaml counts only when it is listed.
 	// +optional
 	ValuesFiles []string `json:"valuesFiles,omitempty"`
 
