@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"sync"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -16,6 +17,12 @@ import (
 // changed, neither in Git nor in the cluster, and the object costs no
 // dry-run and no write. Any edit in the cluster moves the resourceVersion,
 // so drift is still found and corrected.
+//
+// An object with a metadata.generation whose resourceVersion moved while
+// its generation and metadata (uid, labels, annotations, finalizers,
+// owner references, deletion) stayed the same had only its status
+// written, by its own controller (a Deployment becoming Available): that
+// is no drift either, and it costs no dry-run.
 //
 // A Cache belongs to one cluster: give each cluster (each kubeconfig) its
 // own. It is safe for concurrent use and may be shared by the Managers of
@@ -33,6 +40,8 @@ type cacheKey struct {
 type cacheEntry struct {
 	digest          string
 	resourceVersion string
+	generation      int64
+	meta            string // metaDigest, when generation is set
 }
 
 // NewCache returns an empty cache.
@@ -51,15 +60,22 @@ func (c *Cache) Len() int {
 }
 
 // hit reports whether ref was last applied with digest and has not changed
-// in the cluster since (its resourceVersion is still resourceVersion).
-func (c *Cache) hit(ref ObjectRef, digest, resourceVersion string) bool {
-	if c == nil || resourceVersion == "" {
+// in the cluster since, other than in its status: live has the same
+// resourceVersion, or the same generation and metadata.
+func (c *Cache) hit(ref ObjectRef, digest string, live metav1.Object) bool {
+	if c == nil || live == nil || live.GetResourceVersion() == "" {
 		return false
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	e, ok := c.entries[cacheKey{ref.ID()}]
-	return ok && e.digest == digest && e.resourceVersion == resourceVersion
+	c.mu.Unlock()
+	if !ok || e.digest != digest {
+		return false
+	}
+	if e.resourceVersion == live.GetResourceVersion() {
+		return true
+	}
+	return e.generation != 0 && e.generation == live.GetGeneration() && e.meta == metaDigest(live)
 }
 
 // known reports whether ref was last applied with digest, so that only
@@ -74,15 +90,36 @@ func (c *Cache) known(ref ObjectRef, digest string) bool {
 	return ok && e.digest == digest
 }
 
-// set records that ref was applied with digest and is now at
-// resourceVersion.
-func (c *Cache) set(ref ObjectRef, digest, resourceVersion string) {
-	if c == nil || resourceVersion == "" {
+// set records that ref was applied with digest and is now live.
+func (c *Cache) set(ref ObjectRef, digest string, live metav1.Object) {
+	if c == nil || live == nil || live.GetResourceVersion() == "" {
 		return
+	}
+	e := cacheEntry{digest: digest, resourceVersion: live.GetResourceVersion(), generation: live.GetGeneration()}
+	if e.generation != 0 {
+		e.meta = metaDigest(live)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.entries[cacheKey{ref.ID()}] = cacheEntry{digest: digest, resourceVersion: resourceVersion}
+	c.entries[cacheKey{ref.ID()}] = e
+}
+
+// metaDigest sums the metadata that an edit in the cluster may change
+// without moving the generation.
+func metaDigest(o metav1.Object) string {
+	data, err := json.Marshal(struct {
+		UID         string                  `json:"u"`
+		Labels      map[string]string       `json:"l"`
+		Annotations map[string]string       `json:"a"`
+		Finalizers  []string                `json:"f"`
+		Owners      []metav1.OwnerReference `json:"o"`
+		Deleting    bool                    `json:"d"`
+	}{string(o.GetUID()), o.GetLabels(), o.GetAnnotations(), o.GetFinalizers(), o.GetOwnerReferences(), o.GetDeletionTimestamp() != nil})
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 // Forget drops what is remembered about ref, so that its next apply is a
