@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -105,8 +106,17 @@ func (c *Cache) set(ref ObjectRef, digest string, live metav1.Object) {
 }
 
 // metaDigest sums the metadata that an edit in the cluster may change
-// without moving the generation.
+// without moving the generation. Annotations of the Kubernetes domains
+// (kubernetes.io, k8s.io), which the controllers of the cluster write
+// (deployment.kubernetes.io/revision), are left out.
 func metaDigest(o metav1.Object) string {
+	annotations := map[string]string{}
+	for k, v := range o.GetAnnotations() {
+		if prefix, _, ok := strings.Cut(k, "/"); ok && (isDomain(prefix, "kubernetes.io") || isDomain(prefix, "k8s.io")) {
+			continue
+		}
+		annotations[k] = v
+	}
 	data, err := json.Marshal(struct {
 		UID         string                  `json:"u"`
 		Labels      map[string]string       `json:"l"`
@@ -114,7 +124,7 @@ func metaDigest(o metav1.Object) string {
 		Finalizers  []string                `json:"f"`
 		Owners      []metav1.OwnerReference `json:"o"`
 		Deleting    bool                    `json:"d"`
-	}{string(o.GetUID()), o.GetLabels(), o.GetAnnotations(), o.GetFinalizers(), o.GetOwnerReferences(), o.GetDeletionTimestamp() != nil})
+	}{string(o.GetUID()), o.GetLabels(), annotations, o.GetFinalizers(), o.GetOwnerReferences(), o.GetDeletionTimestamp() != nil})
 	if err != nil {
 		return ""
 	}
@@ -149,4 +159,9 @@ func digestOf(u *unstructured.Unstructured, fieldManager, mode string) (string, 
 	h.Write([]byte{0})
 	h.Write(data)
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), len(data), nil
+}
+
+// isDomain reports whether host is domain or one of its subdomains.
+func isDomain(host, domain string) bool {
+	return host == domain || strings.HasSuffix(host, "."+domain)
 }
