@@ -47,6 +47,7 @@ import (
 
 type config struct {
 	scenario     string
+	source       string
 	count        int
 	objects      int
 	controller   string
@@ -63,7 +64,8 @@ type config struct {
 
 func main() {
 	var c config
-	flag.StringVar(&c.scenario, "scenario", "many", "many (N Kustomizations of 4 objects) or large (one Kustomization of M objects)")
+	flag.StringVar(&c.scenario, "scenario", "wait", "wait (N Kustomizations of 4 objects with wait: true, on a control plane with kube-controller-manager), many (the same without wait), or large (one Kustomization of M objects)")
+	flag.StringVar(&c.source, "source", "per", "wait: per (one GitRepository per Kustomization) or shared (one GitRepository, a directory each)")
 	flag.IntVar(&c.count, "count", 1000, "Kustomizations of the many scenario")
 	flag.IntVar(&c.objects, "objects", 5000, "objects of the large scenario (a multiple of 4)")
 	flag.StringVar(&c.controller, "controller", "", "gotk-controller binary; built from ./cmd/gotk-controller when empty")
@@ -100,6 +102,9 @@ func run(c config) error {
 		}
 	}
 
+	if c.scenario == "wait" {
+		return runWait(ctx, c, work)
+	}
 	env, err := testenv.Start(testenv.WithAPIServerFlag("service-cluster-ip-range", "10.96.0.0/16"))
 	if err != nil {
 		return err
