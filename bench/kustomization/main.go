@@ -48,6 +48,7 @@ import (
 type config struct {
 	scenario     string
 	source       string
+	kcmQPS       int
 	count        int
 	objects      int
 	controller   string
@@ -65,6 +66,7 @@ type config struct {
 func main() {
 	var c config
 	flag.StringVar(&c.scenario, "scenario", "wait", "wait (N Kustomizations of 4 objects with wait: true, on a control plane with kube-controller-manager), many (the same without wait), or large (one Kustomization of M objects)")
+	flag.IntVar(&c.kcmQPS, "kcm-qps", 0, "wait: --kube-api-qps of kube-controller-manager (burst twice that); its default (20) when 0")
 	flag.StringVar(&c.source, "source", "per", "wait: per (one GitRepository per Kustomization) or shared (one GitRepository, a directory each)")
 	flag.IntVar(&c.count, "count", 1000, "Kustomizations of the many scenario")
 	flag.IntVar(&c.objects, "objects", 5000, "objects of the large scenario (a multiple of 4)")

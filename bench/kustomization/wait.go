@@ -36,7 +36,11 @@ func runWait(ctx context.Context, c config, work string) error {
 	if c.source != "per" && c.source != "shared" {
 		return fmt.Errorf("-source %q: want per or shared", c.source)
 	}
-	cluster, err := localcluster.Start(ctx, localcluster.Options{Dir: work})
+	opts := localcluster.Options{Dir: work}
+	if c.kcmQPS > 0 {
+		opts.ControllerManagerFlags = []string{"--kube-api-qps=" + strconv.Itoa(c.kcmQPS), "--kube-api-burst=" + strconv.Itoa(2*c.kcmQPS)}
+	}
+	cluster, err := localcluster.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
