@@ -367,6 +367,11 @@ func (w *Watcher) acquireLocked(k informerKey) *informer {
 	_ = inf.inf.SetTransform(strip)
 	gk := k.gvk.GroupKind()
 	onChange := func(obj any) {
+		if !inf.inf.HasSynced() {
+			// Check cannot read the watch yet: the waiters hear once
+			// the first List is in (see below).
+			return
+		}
 		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = d.Obj
 		}

@@ -18,6 +18,7 @@ import (
 
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
+	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/internal/artifact"
 	"github.com/gotk-dev/gotk/internal/runtime"
 )
@@ -163,7 +164,7 @@ func waitingFor(t *testing.T, key client.ObjectKey, revision string) *kustomizev
 func TestWaitHoldsNoWorker(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t)
-	s := startSerial(t, "noworker")
+	s := startSerial(t, ns)
 	r := newRepo(t, ns, map[string]string{
 		"stuck/web.yaml": deploymentManifest(ns, "stuck", "nginx:1.27"),
 		"fine/web.yaml":  deploymentManifest(ns, "fine", "nginx:1.27"),
@@ -196,7 +197,7 @@ func TestWaitHoldsNoWorker(t *testing.T) {
 func TestWaitTimeoutNamesObject(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t)
-	s := startSerial(t, "timeout")
+	s := startSerial(t, ns)
 	newRepo(t, ns, map[string]string{"deploy/web.yaml": deploymentManifest(ns, "web", "nginx:1.27")})
 	key := newKustomization(t, ns, "app", "./deploy", func(k *kustomizev1.Kustomization) {
 		s.label(k)
@@ -216,7 +217,7 @@ func TestWaitTimeoutNamesObject(t *testing.T) {
 func TestWaitNewRevisionAppliedAtOnce(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t)
-	s := startSerial(t, "revision")
+	s := startSerial(t, ns)
 	r := newRepo(t, ns, map[string]string{"deploy/web.yaml": deploymentManifest(ns, "web", "nginx:1.27")})
 	key := newKustomization(t, ns, "app", "./deploy", func(k *kustomizev1.Kustomization) {
 		s.label(k)
@@ -237,7 +238,7 @@ func TestWaitNewRevisionAppliedAtOnce(t *testing.T) {
 func TestWaitResumesAfterRestartWithoutApply(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t)
-	first := startSerial(t, "restart")
+	first := startSerial(t, ns)
 	r := newRepo(t, ns, map[string]string{
 		"deploy/web.yaml": deploymentManifest(ns, "web", "nginx:1.27"),
 		"deploy/cm.yaml":  configMap(ns, "settings", "x"),
@@ -250,7 +251,7 @@ func TestWaitResumesAfterRestartWithoutApply(t *testing.T) {
 	waitingFor(t, key, r.head())
 	first.stop()
 
-	second := startSerial(t, "restart")
+	second := startSerial(t, ns)
 	setDeploymentStatus(t, ns, "web", 1, true)
 	ks := appliedAt(t, key, r.head())
 	if !runtime.IsTrue(ks, meta.HealthyCondition) {
@@ -268,10 +269,16 @@ func TestWaitResumesAfterRestartWithoutApply(t *testing.T) {
 func TestNoopReconcileWritesNothing(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t)
-	s := startSerial(t, "noop")
+	s := startSerial(t, ns)
 	r := newRepo(t, ns, map[string]string{
 		"deploy/web.yaml": deploymentManifest(ns, "web", "nginx:1.27"),
 		"deploy/cm.yaml":  configMap(ns, "settings", "x"),
+	})
+	// With the artifact there first, no reconcile of the Kustomization
+	// waits for it and comes back later, during the one measured.
+	eventually(t, "the artifact of the source", func() bool {
+		src := &sourcev1.GitRepository{}
+		return env.Client.Get(context.Background(), r.key, src) == nil && src.Status.Artifact != nil
 	})
 	key := newKustomization(t, ns, "app", "./deploy", func(k *kustomizev1.Kustomization) {
 		s.label(k)
@@ -296,7 +303,10 @@ func TestNoopReconcileWritesNothing(t *testing.T) {
 		t.Errorf("writes or dry-runs to applied objects:\n%s", strings.Join(w, "\n"))
 	}
 	reads := s.requests.matching(func(verb, path string) bool {
-		return verb == http.MethodGet && (strings.Contains(path, "/deployments/") || strings.Contains(path, "labelSelector=kustomize"))
+		// A read of the Deployment itself, or the cluster-wide watch of
+		// the health checks (the apply's own Lists are per namespace).
+		return verb == http.MethodGet && (strings.Contains(path, "/deployments/") ||
+			!strings.Contains(path, "/namespaces/") && strings.Contains(path, "labelSelector=kustomize"))
 	})
 	if len(reads) > 0 {
 		t.Errorf("health reads:\n%s", strings.Join(reads, "\n"))
