@@ -3,6 +3,11 @@
 // server on loopback, and gotk-controller as a separate process (so that
 // its peak memory is its own), then runs one scenario:
 //
+//   - wait (the default): the shape users run, on a control plane with
+//     kube-controller-manager, kube-scheduler and a kwok node
+//     (internal/localcluster): N Kustomizations with wait: true, each
+//     applying its own 4 objects, from one GitRepository each or one for
+//     all (see wait.go);
 //   - many: N Kustomizations on one GitRepository, each applying a
 //     ServiceAccount, a ConfigMap, a Service and a Deployment with 0
 //     replicas into its own target namespace; it reports the time from the
