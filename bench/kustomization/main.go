@@ -3,6 +3,11 @@
 // server on loopback, and gotk-controller as a separate process (so that
 // its peak memory is its own), then runs one scenario:
 //
+//   - wait (the default): the shape users run, on a control plane with
+//     kube-controller-manager, kube-scheduler and a kwok node
+//     (internal/localcluster): N Kustomizations with wait: true, each
+//     applying its own 4 objects, from one GitRepository each or one for
+//     all (see wait.go);
 //   - many: N Kustomizations on one GitRepository, each applying a
 //     ServiceAccount, a ConfigMap, a Service and a Deployment with 0
 //     replicas into its own target namespace; it reports the time from the
@@ -47,6 +52,8 @@ import (
 
 type config struct {
 	scenario     string
+	source       string
+	kcmQPS       int
 	count        int
 	objects      int
 	controller   string
@@ -63,7 +70,9 @@ type config struct {
 
 func main() {
 	var c config
-	flag.StringVar(&c.scenario, "scenario", "many", "many (N Kustomizations of 4 objects) or large (one Kustomization of M objects)")
+	flag.StringVar(&c.scenario, "scenario", "wait", "wait (N Kustomizations of 4 objects with wait: true, on a control plane with kube-controller-manager), many (the same without wait), or large (one Kustomization of M objects)")
+	flag.IntVar(&c.kcmQPS, "kcm-qps", 0, "wait: --kube-api-qps of kube-controller-manager (burst twice that); its default (20) when 0")
+	flag.StringVar(&c.source, "source", "per", "wait: per (one GitRepository per Kustomization) or shared (one GitRepository, a directory each)")
 	flag.IntVar(&c.count, "count", 1000, "Kustomizations of the many scenario")
 	flag.IntVar(&c.objects, "objects", 5000, "objects of the large scenario (a multiple of 4)")
 	flag.StringVar(&c.controller, "controller", "", "gotk-controller binary; built from ./cmd/gotk-controller when empty")
@@ -100,6 +109,9 @@ func run(c config) error {
 		}
 	}
 
+	if c.scenario == "wait" {
+		return runWait(ctx, c, work)
+	}
 	env, err := testenv.Start(testenv.WithAPIServerFlag("service-cluster-ip-range", "10.96.0.0/16"))
 	if err != nil {
 		return err

@@ -26,6 +26,14 @@ type readyResult struct {
 // second cost the API server about 5% of its CPU, and the bench process
 // as much again, on the two cores that the measured work runs on.
 func watchAllReady(ctx context.Context, cl client.WithWatch, ns string, want int, revision string) <-chan readyResult {
+	return watchAll(ctx, cl, ns, want, func(k *kustomizev1.Kustomization) bool {
+		return runtime.IsReady(k) && (revision == "" || k.Status.LastAppliedRevision == revision)
+	})
+}
+
+// watchAll watches the Kustomizations of ns until want of them satisfy
+// done, and sends the time the last one was seen to.
+func watchAll(ctx context.Context, cl client.WithWatch, ns string, want int, done func(*kustomizev1.Kustomization) bool) <-chan readyResult {
 	out := make(chan readyResult, 1)
 	go func() {
 		ready := map[string]bool{}
@@ -39,7 +47,7 @@ func watchAllReady(ctx context.Context, cl client.WithWatch, ns string, want int
 			return n
 		}
 		observe := func(k *kustomizev1.Kustomization) {
-			ready[k.Name] = runtime.IsReady(k) && k.Status.LastAppliedRevision == revision
+			ready[k.Name] = done(k)
 		}
 		for {
 			list := &kustomizev1.KustomizationList{}

@@ -50,6 +50,10 @@ type Options struct {
 	Dir string
 	// Logs receives a line per process start; nil discards.
 	Logs io.Writer
+	// ControllerManagerFlags are added to kube-controller-manager's, such
+	// as --kube-api-qps (its default, 20 requests per second, bounds how
+	// fast a thousand new Deployments become Available).
+	ControllerManagerFlags []string
 }
 
 // Start brings the control plane up, registers the simulated node and waits
@@ -78,15 +82,16 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	}
 
 	fmt.Fprintln(o.Logs, "starting kube-controller-manager, kube-scheduler and kwok")
-	if err := c.run(filepath.Join(assets, "kube-controller-manager"),
-		"--kubeconfig="+c.Kubeconfig,
+	kcm := append([]string{
+		"--kubeconfig=" + c.Kubeconfig,
 		// Tokens need a signing key the kwok pods never use.
 		"--controllers=*,-serviceaccount-token",
 		"--leader-elect=false",
 		"--secure-port=0",
 		"--use-service-account-credentials=false",
 		"--service-cluster-ip-range=10.96.0.0/16",
-	); err != nil {
+	}, o.ControllerManagerFlags...)
+	if err := c.run(filepath.Join(assets, "kube-controller-manager"), kcm...); err != nil {
 		return nil, err
 	}
 	if err := c.run(filepath.Join(assets, "kube-scheduler"),

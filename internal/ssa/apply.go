@@ -324,7 +324,7 @@ func (m *Manager) classify(items []*item) []*item {
 			it.decide(ActionSkipped)
 		case it.mode == kustomizev1.SSAIfNotPresent && it.liveMeta != nil:
 			it.decide(ActionSkipped)
-		case it.liveMeta != nil && m.Cache.hit(it.ref, it.digest, it.liveMeta.GetResourceVersion()):
+		case it.liveMeta != nil && m.Cache.hit(it.ref, it.digest, it.liveMeta):
 			it.decide(ActionUnchanged)
 		default:
 			pending = append(pending, it)
@@ -356,15 +356,15 @@ func (m *Manager) applyObject(ctx context.Context, u *unstructured.Unstructured,
 // of the result, which is all a write needs (its resourceVersion): a
 // smaller answer, cheaper for the API server to encode and for us to
 // decode.
-func (m *Manager) writeObject(ctx context.Context, u *unstructured.Unstructured, checked bool) (string, error) {
+func (m *Manager) writeObject(ctx context.Context, u *unstructured.Unstructured, checked bool) (metav1.Object, error) {
 	res := &metav1.PartialObjectMetadata{}
 	res.SetGroupVersionKind(u.GroupVersionKind())
 	res.SetNamespace(u.GetNamespace())
 	res.SetName(u.GetName())
 	if err := m.sendApply(ctx, res, u, false, checked); err != nil {
-		return "", err
+		return nil, err
 	}
-	return res.GetResourceVersion(), nil
+	return res, nil
 }
 
 func (m *Manager) sendApply(ctx context.Context, res client.Object, u *unstructured.Unstructured, dryRun, checked bool) error {
@@ -405,17 +405,17 @@ func (m *Manager) writeOne(ctx context.Context, it *item) error {
 		if err := m.deleteAndWait(ctx, it.live); err != nil {
 			return fmt.Errorf("recreate after an immutable field changed: %w", err)
 		}
-		rv, err := m.writeObject(ctx, it.obj, false)
+		res, err := m.writeObject(ctx, it.obj, false)
 		if err != nil {
 			return fmt.Errorf("recreate after an immutable field changed: %w", err)
 		}
-		m.done(it, rv, ActionCreated)
+		m.done(it, res, ActionCreated)
 	case it.live == nil:
-		rv, err := m.writeObject(ctx, it.config, !it.unchecked)
+		res, err := m.writeObject(ctx, it.config, !it.unchecked)
 		if err != nil {
 			return err
 		}
-		m.done(it, rv, ActionCreated)
+		m.done(it, res, ActionCreated)
 	case it.cleanup:
 		if err := m.takeOver(ctx, it.live); err != nil {
 			return fmt.Errorf("take over fields set with kubectl: %w", err)
@@ -425,27 +425,27 @@ func (m *Manager) writeOne(ctx context.Context, it *item) error {
 			return err
 		}
 		if sameObject(it.live, res, m.FieldManager) {
-			m.done(it, res.GetResourceVersion(), ActionUnchanged)
+			m.done(it, res, ActionUnchanged)
 		} else {
-			m.done(it, res.GetResourceVersion(), ActionConfigured)
+			m.done(it, res, ActionConfigured)
 		}
 	case it.dryRun != nil && sameObject(it.live, it.dryRun, m.FieldManager):
-		m.done(it, it.live.GetResourceVersion(), ActionUnchanged)
+		m.done(it, it.live, ActionUnchanged)
 	default:
-		rv, err := m.writeObject(ctx, it.config, true)
+		res, err := m.writeObject(ctx, it.config, true)
 		if err != nil {
 			return err
 		}
-		m.done(it, rv, ActionConfigured)
+		m.done(it, res, ActionConfigured)
 	}
 	return nil
 }
 
 // done records the action and remembers the object's new
-// resourceVersion.
-func (m *Manager) done(it *item, resourceVersion string, a Action) {
+// resourceVersion and metadata.
+func (m *Manager) done(it *item, live metav1.Object, a Action) {
 	it.decide(a)
-	m.Cache.set(it.ref, it.digest, resourceVersion)
+	m.Cache.set(it.ref, it.digest, live)
 }
 
 // deleteAndWait deletes live (only that incarnation of it) and waits until

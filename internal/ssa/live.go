@@ -70,13 +70,23 @@ func (m *Manager) lookupLive(ctx context.Context, items []*item) {
 		if unknown == len(groups[k]) && !full {
 			return // nothing the List could prove unchanged
 		}
-		live, err := m.listLive(ctx, k.gvk, k.ns, full)
+		// When the cache knows every object of the group, they are the
+		// owner's, with its labels: list those only, not the whole
+		// namespace, which many owners often share.
+		owned := unknown == 0 && len(m.OwnerLabels) > 0
+		live, err := m.listLive(ctx, k.gvk, k.ns, full, owned)
 		if err != nil {
 			return
 		}
 		for _, it := range groups[k] {
+			o, ok := live[it.ref.Name]
+			if !ok && owned {
+				// One that lost the owner's labels may still exist,
+				// and its dry-run tells.
+				continue
+			}
 			it.liveKnown = true
-			if o, ok := live[it.ref.Name]; ok {
+			if ok {
 				it.liveMeta = o
 				if u, ok := o.(*unstructured.Unstructured); ok {
 					it.live = u
@@ -86,14 +96,18 @@ func (m *Manager) lookupLive(ctx context.Context, items []*item) {
 	})
 }
 
-// listLive lists the objects of one kind in one namespace, by name: as
+// listLive lists the objects of one kind in one namespace (with owned,
+// those that carry the owner labels only), by name: as
 // *metav1.PartialObjectMetadata, or as *unstructured.Unstructured when full.
-func (m *Manager) listLive(ctx context.Context, gvk schema.GroupVersionKind, namespace string, full bool) (map[string]metav1.Object, error) {
+func (m *Manager) listLive(ctx context.Context, gvk schema.GroupVersionKind, namespace string, full, owned bool) (map[string]metav1.Object, error) {
 	out := map[string]metav1.Object{}
 	listGVK := gvk.GroupVersion().WithKind(gvk.Kind + "List")
 	cont := ""
 	for {
 		opts := []client.ListOption{client.Limit(listPageSize), client.Continue(cont)}
+		if owned {
+			opts = append(opts, client.MatchingLabels(m.OwnerLabels))
+		}
 		if namespace != "" {
 			opts = append(opts, client.InNamespace(namespace))
 		}

@@ -65,7 +65,7 @@ func (m *Manager) validateOne(ctx context.Context, it *item, namespaces map[stri
 	if rejected != nil && it.live == nil {
 		return rejected // invalid as a new object
 	}
-	if it.live != nil && m.Cache.hit(it.ref, it.digest, it.live.GetResourceVersion()) {
+	if it.live != nil && m.Cache.hit(it.ref, it.digest, it.live) {
 		it.decide(ActionUnchanged)
 		return nil
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/internal/artifact"
+	"github.com/gotk-dev/gotk/internal/health"
 	"github.com/gotk-dev/gotk/internal/kustomize"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/ssa"
@@ -58,9 +59,13 @@ type Reconciler struct {
 	builds buildCache
 	// selector is --watch-label-selector, parsed.
 	selector labels.Selector
-	// waits holds the cancel function of each health wait in progress,
-	// so that a new source revision ends it at once.
+	// waits holds the cancel function of each health wait in progress
+	// that holds a worker (a remote cluster's, see reconcileHealth), so
+	// that a new source revision ends it at once.
 	waits sync.Map // types.NamespacedName -> context.CancelFunc
+	// Health watches the objects that Kustomizations wait for; their
+	// waits hold no worker. SetupWithManager makes one when nil.
+	Health *health.Watcher
 }
 
 type targetCache struct {
@@ -85,6 +90,17 @@ type scope struct {
 	// patcher writes the status; reconcileHealth uses it to show a long
 	// wait while it lasts.
 	patcher *runtime.Patcher
+	// buildKey names the build inputs (artifact, spec, variables).
+	buildKey string
+	// target names the cluster and identity the objects were applied to.
+	target string
+	// resumed is set when the objects of this revision and spec are
+	// already applied and waited for: apply and prune are skipped.
+	resumed bool
+	// before is the status the reconcile started from.
+	before kustomizev1.KustomizationStatus
+	// waitStarted is when the health wait in progress began.
+	waitStarted time.Time
 }
 
 // Reconcile applies one Kustomization.
@@ -114,6 +130,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 	}
 	if obj.Spec.Suspend {
+		if r.Health != nil {
+			r.Health.Stop(req.NamespacedName)
+		}
 		r.Metrics.RecordObject(kustomizev1.KustomizationKind, obj, true)
 		return ctrl.Result{}, nil
 	}
@@ -123,14 +142,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	prevMessage := runtime.Message(obj, meta.ReadyCondition)
 	runtime.HandleRequest(obj)
 	runtime.MarkReconciling(obj, meta.ProgressingReason, "reconciliation in progress")
-	s := &scope{obj: obj, patcher: patcher}
+	s := &scope{obj: obj, patcher: patcher, before: *obj.Status.DeepCopy()}
 	defer func() {
 		if s.handle != nil {
 			s.handle.Release()
 		}
-		summarize(obj, retErr)
-		recordHistory(obj, s, retErr, start)
+		if retErr != nil && !isHealthWait(retErr) && r.Health != nil {
+			r.Health.Stop(req.NamespacedName)
+		}
+		if isHealthWait(retErr) {
+			markWaiting(obj, retErr)
+		} else {
+			summarize(obj, retErr)
+			recordHistory(obj, s, retErr, start)
+		}
 		keepTransitionTimes(startConditions, obj.Status.Conditions)
+		markWaitStart(obj, s.waitStarted)
 		r.announce(obj, s, retErr, wasReady, prevMessage)
 		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
 			retErr = errors.Join(retErr, err)
@@ -249,6 +276,7 @@ func (r *Reconciler) reconcileBuild(ctx context.Context, s *scope) error {
 	if err != nil {
 		return runtime.Failed(meta.BuildFailedReason, err)
 	}
+	s.buildKey = key
 	nn := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}
 	if b, ok := r.builds.get(nn, key); ok {
 		s.objects, s.digest = b.objs, b.digest
@@ -291,9 +319,15 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) error {
 	if err != nil {
 		return err
 	}
+	s.target = target
 	s.manager = ssa.New(c, kustomizev1.FieldManager, ssa.KustomizationOwner(obj.Name, obj.Namespace))
 	s.manager.Cache = r.cacheFor(obj, target)
 	s.manager.Concurrency = r.applyConcurrency()
+	if r.alreadyWaiting(s) {
+		// This revision and spec are applied; what is left is the wait.
+		s.resumed = true
+		return nil
+	}
 	applyCtx, cancel := context.WithTimeout(ctx, obj.GetTimeout())
 	defer cancel()
 	cs, err := s.manager.Apply(applyCtx, s.objects, ssa.ApplyOptions{Force: obj.Spec.Force, Ignore: obj.Spec.Ignore})
@@ -334,6 +368,9 @@ func (r *Reconciler) cacheFor(obj *kustomizev1.Kustomization, target string) *ss
 // and records the new inventory. It runs only after a successful apply.
 func (r *Reconciler) reconcilePrune(ctx context.Context, s *scope) error {
 	obj := s.obj
+	if s.resumed {
+		return nil
+	}
 	inv := ssa.Inventory(s.changes)
 	old := obj.Status.Inventory
 	obj.Status.Inventory = inv
@@ -356,61 +393,6 @@ func (r *Reconciler) reconcilePrune(ctx context.Context, s *scope) error {
 		return runtime.Failed(meta.PruneFailedReason, fmt.Errorf("prune failed: %w", err))
 	}
 	return nil
-}
-
-// reconcileHealth waits until what was applied is healthy: every object
-// with spec.wait, the listed ones with spec.healthChecks. A new source
-// revision cancels the wait.
-func (r *Reconciler) reconcileHealth(ctx context.Context, s *scope) error {
-	obj := s.obj
-	refs := healthRefs(obj, s.changes)
-	if len(refs) == 0 {
-		runtime.Delete(obj, meta.HealthyCondition)
-		return nil
-	}
-	key := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}
-	waitCtx, cancel := context.WithCancel(ctx)
-	r.waits.Store(key, cancel)
-	defer func() {
-		r.waits.Delete(key)
-		cancel()
-	}()
-	// A revision that arrived before the wait was registered found nothing
-	// to cancel: look once more now that it is.
-	if r.sourceMoved(ctx, s) {
-		cancel()
-	}
-	runtime.MarkUnknown(obj, meta.HealthyCondition, meta.ProgressingReason, "running health checks with a timeout of %s", obj.GetTimeout())
-	runtime.MarkReconciling(obj, meta.ProgressingReason, "checking the health of %d objects of revision %s", len(refs), s.revision)
-	if err := s.patcher.Patch(ctx, obj); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "cannot record that health checks are running")
-	}
-	err := s.manager.Wait(waitCtx, refs, obj.GetTimeout(), obj.Spec.HealthCheckExprs)
-	if err == nil {
-		runtime.MarkTrue(obj, meta.HealthyCondition, meta.SucceededReason, "all health checks passed")
-		return nil
-	}
-	if errors.Is(err, context.Canceled) && ctx.Err() == nil {
-		msg := fmt.Errorf("health checks of revision %s cancelled: a new revision of the source arrived", s.revision)
-		runtime.MarkUnknown(obj, meta.HealthyCondition, meta.ProgressingReason, "%s", msg)
-		return runtime.Waiting(meta.ProgressingReason, 0, msg)
-	}
-	runtime.MarkFalse(obj, meta.HealthyCondition, meta.HealthCheckFailedReason, "%s", err)
-	return runtime.Failed(meta.HealthCheckFailedReason, fmt.Errorf("health check of revision %s failed: %w", s.revision, err))
-}
-
-// sourceMoved reports whether the source now has an artifact other than
-// the one this reconcile applied.
-func (r *Reconciler) sourceMoved(ctx context.Context, s *scope) bool {
-	src, err := newSource(s.obj.Spec.SourceRef.Kind)
-	if err != nil {
-		return false
-	}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: s.obj.GetSourceNamespace(), Name: s.obj.Spec.SourceRef.Name}, src); err != nil {
-		return false
-	}
-	art := src.GetArtifact()
-	return art != nil && s.handle != nil && art.Digest != s.handle.Digest
 }
 
 // healthRefs are the objects to wait for.
@@ -459,6 +441,9 @@ func splitAPIVersion(apiVersion string) (group, version string) {
 // cancelWaits ends the health waits of the given Kustomizations.
 func (r *Reconciler) cancelWaits(keys []types.NamespacedName) {
 	for _, k := range keys {
+		if r.Health != nil {
+			r.Health.Stop(k)
+		}
 		if v, ok := r.waits.Load(k); ok {
 			v.(context.CancelFunc)()
 		}

@@ -128,7 +128,7 @@ func startManagers(ctx context.Context, wg *sync.WaitGroup, e *testenv.Env) erro
 	}
 
 	plain := opts
-	plain.WatchLabelSelector = "!" + lockdownLabel
+	plain.WatchLabelSelector = "!" + lockdownLabel + ",!" + serialLabel
 	if err := newReconciler(mgr, cache, recorder, plain, "").SetupWithManager(mgr); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,10 +22,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
+	"github.com/gotk-dev/gotk/internal/health"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/ssa"
 )
@@ -77,10 +80,19 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return fmt.Errorf("--watch-label-selector %q: %w", sel, err)
 		}
 	}
+	if r.Health == nil {
+		dyn, err := dynamic.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+		if err != nil {
+			return fmt.Errorf("health watches: %w", err)
+		}
+		r.Health = health.New(dyn, mgr.GetRESTMapper(), kustomizev1.NameLabel)
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&kustomizev1.Kustomization{}, builder.WithPredicates(pred)).
 		Watches(&kustomizev1.Kustomization{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
 			builder.WithPredicates(readyChanged{})).
+		// The objects a Kustomization waits for: one of them changed.
+		WatchesRawSource(source.Channel(r.Health.Events(), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.Concurrent})
 	for _, src := range []client.Object{&sourcev1.GitRepository{}, &sourcev1.OCIRepository{}, &sourcev1.Bucket{}} {
 		kind := sourceKind(src)
@@ -307,8 +319,12 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, obj *kustomizev1.Kusto
 }
 
 // forget drops what the reconciler holds for a Kustomization that is gone
-// or going: its apply cache, its last build, its metrics and its client.
+// or going: its health wait, its apply cache, its last build, its metrics
+// and its client.
 func (r *Reconciler) forget(key types.NamespacedName) {
+	if r.Health != nil {
+		r.Health.Stop(key)
+	}
 	r.caches.Delete(key)
 	r.builds.forget(key)
 	if r.Metrics != nil {

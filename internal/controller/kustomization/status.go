@@ -55,6 +55,9 @@ func (r *Reconciler) announce(obj *kustomizev1.Kustomization, s *scope, err erro
 	md := map[string]string{"revision": s.revision}
 	var wait *runtime.WaitingError
 	switch {
+	case isHealthWait(err) && s.changes.Changed():
+		// Applied, now waiting for health: the changes are news.
+		r.Recorder.Eventf(obj, md, runtime.SeverityInfo, meta.ReconciliationSucceededReason, "%s", s.changes.String())
 	case err != nil && errors.As(err, &wait):
 		// Waiting for a dependency or a source is not news.
 	case err != nil:
