@@ -118,8 +118,13 @@ func (e *Env) Stop() error { return e.env.Stop() }
 
 // Short reports whether the tests run with -short, the unit tier. It may
 // be called from TestMain, before the testing package has parsed the
-// command line: it parses it first.
+// command line: it parses it first. Outside a test binary (the demo and
+// the benchmarks start control planes through this package too) it is
+// false.
 func Short() bool {
+	if !testing.Testing() {
+		return false
+	}
 	if !flag.Parsed() {
 		flag.Parse()
 	}
