@@ -12,7 +12,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/gotk-dev/gotk/api/meta"
 )
 
 // Object is a gotk object: a Kubernetes object with conditions.
@@ -218,4 +222,34 @@ func withResourceVersion(patch []byte, rv string) ([]byte, error) {
 	md["resourceVersion"] = rv
 	m["metadata"] = md
 	return json.Marshal(m)
+}
+
+// Suspendable is an Object with spec.suspend.
+type Suspendable interface {
+	Object
+	IsSuspended() bool
+}
+
+// Begin starts the reconcile of an object that is not being deleted: it
+// returns the Patcher of obj after writing the finalizer, first, so that
+// nothing is created for an object that could vanish without cleaning up.
+// A suspended object is counted as such in the metrics and proceed is
+// false: the reconcile ends there.
+func Begin(ctx context.Context, c client.Client, obj Suspendable, kind string, m *Metrics) (p *Patcher, proceed bool, err error) {
+	p, err = NewPatcher(obj, c)
+	if err != nil {
+		return nil, false, err
+	}
+	if !controllerutil.ContainsFinalizer(obj, meta.Finalizer) {
+		controllerutil.AddFinalizer(obj, meta.Finalizer)
+		if err := p.Patch(ctx, obj); err != nil {
+			return nil, false, err
+		}
+	}
+	if obj.IsSuspended() {
+		ctrl.LoggerFrom(ctx).V(1).Info("reconciliation is suspended")
+		m.RecordObject(kind, obj, true)
+		return p, false, nil
+	}
+	return p, true, nil
 }

@@ -18,7 +18,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 
@@ -67,20 +66,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, obj)
 	}
-	patcher, err := runtime.NewPatcher(obj, r.Client)
-	if err != nil {
+	patcher, proceed, err := runtime.Begin(ctx, r.Client, obj, sourcev1.HelmChartKind, r.Metrics)
+	if err != nil || !proceed {
 		return ctrl.Result{}, err
-	}
-	if !controllerutil.ContainsFinalizer(obj, sourcev1.SourceFinalizer) {
-		controllerutil.AddFinalizer(obj, sourcev1.SourceFinalizer)
-		if err := patcher.Patch(ctx, obj); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	if obj.Spec.Suspend {
-		ctrl.LoggerFrom(ctx).V(1).Info("reconciliation is suspended")
-		r.Metrics.RecordObject(sourcev1.HelmChartKind, obj, true)
-		return ctrl.Result{}, nil
 	}
 
 	wasReady := runtime.IsReady(obj)

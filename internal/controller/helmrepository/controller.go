@@ -14,7 +14,6 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
@@ -51,25 +50,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	log := ctrl.LoggerFrom(ctx)
-
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, obj)
 	}
-	patcher, err := runtime.NewPatcher(obj, r.Client)
-	if err != nil {
+	patcher, proceed, err := runtime.Begin(ctx, r.Client, obj, sourcev1.HelmRepositoryKind, r.Metrics)
+	if err != nil || !proceed {
 		return ctrl.Result{}, err
-	}
-	if !controllerutil.ContainsFinalizer(obj, sourcev1.SourceFinalizer) {
-		controllerutil.AddFinalizer(obj, sourcev1.SourceFinalizer)
-		if err := patcher.Patch(ctx, obj); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	if obj.Spec.Suspend {
-		log.V(1).Info("reconciliation is suspended")
-		r.Metrics.RecordObject(sourcev1.HelmRepositoryKind, obj, true)
-		return ctrl.Result{}, nil
 	}
 
 	wasReady := runtime.IsReady(obj)

@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
@@ -119,21 +118,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, obj)
 	}
-	patcher, err := runtime.NewPatcher(obj, r.Client)
+	patcher, proceed, err := runtime.Begin(ctx, r.Client, obj, kustomizev1.KustomizationKind, r.Metrics)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if !controllerutil.ContainsFinalizer(obj, meta.Finalizer) {
-		controllerutil.AddFinalizer(obj, meta.Finalizer)
-		if err := patcher.Patch(ctx, obj); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	if obj.Spec.Suspend {
+	if !proceed {
 		if r.Health != nil {
 			r.Health.Stop(req.NamespacedName)
 		}
-		r.Metrics.RecordObject(kustomizev1.KustomizationKind, obj, true)
 		return ctrl.Result{}, nil
 	}
 
