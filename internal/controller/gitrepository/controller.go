@@ -126,18 +126,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 // reconcileStorage notices an artifact that vanished from storage, so that
 // it is rebuilt, and trims old artifacts.
 func (r *Reconciler) reconcileStorage(_ context.Context, s *scope) error {
-	art := s.obj.Status.Artifact
-	if art == nil || !r.Storage.Exists(*art) {
-		runtime.MarkFalse(s.obj, meta.ArtifactInStorageCondition, meta.FailedReason, "no artifact in storage")
-		return nil
-	}
-	ref := artifact.RefFor(sourcev1.GitRepositoryKind, s.obj)
-	unlock := r.Storage.Lock(ref)
-	defer unlock()
-	if _, err := r.Storage.GarbageCollect(ref, *art); err != nil {
-		return runtime.Failed(meta.StorageOperationFailedReason, fmt.Errorf("garbage collect old artifacts: %w", err))
-	}
-	return nil
+	return r.Storage.ReconcileStorage(sourcev1.GitRepositoryKind, s.obj, s.obj.Status.Artifact)
 }
 
 // reconcileCredentials reads the Secrets that spec.secretRef and
