@@ -86,7 +86,7 @@ namespace, else to gotk-system: a source and a Kustomization created without
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	source.AddCommand(newCreateSourceGitCmd(c))
+	source.AddCommand(newCreateSourceGitCmd(c), newCreateSourceHelmCmd(c), newCreateSourceChartCmd(c))
 	secret := &cobra.Command{
 		Use:   "secret",
 		Short: "Create or update the Secrets that sources use",
@@ -95,7 +95,7 @@ namespace, else to gotk-system: a source and a Kustomization created without
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	secret.AddCommand(newCreateSecretGitCmd(c))
+	secret.AddCommand(newCreateSecretGitCmd(c), newCreateSecretHelmCmd(c))
 	cmd.AddCommand(source, newCreateKustomizationCmd(c), secret)
 	return cmd
 }
