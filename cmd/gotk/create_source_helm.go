@@ -26,7 +26,7 @@ var (
 type sourceHelmFlags struct {
 	createFlags
 	url, secretRef, certSecretRef string
-	passCredentials               bool
+	passCredentials, insecure     bool
 	interval, fetchTimeout        time.Duration
 }
 
@@ -40,7 +40,8 @@ fetched its index and stored it as an artifact, and print its revision.
 
 An oci:// URL makes a repository of type oci: it has no index, so the
 controller only checks that the registry answers with the credentials given,
-and create waits for that.
+and create waits for that. --insecure lets it speak plain HTTP to the
+registry.
 
 Credentials (username and password) come from a Secret named with
 --secret-ref; TLS material (ca.crt, tls.crt and tls.key) from one named with
@@ -84,6 +85,7 @@ Credentials (username and password) come from a Secret named with
 	fl.StringVar(&f.secretRef, "secret-ref", "", "Secret with the username and password (see gotk create secret helm).")
 	fl.StringVar(&f.certSecretRef, "cert-secret-ref", "", "Secret with ca.crt, and tls.crt and tls.key for a client certificate (see gotk create secret helm).")
 	fl.BoolVar(&f.passCredentials, "pass-credentials", false, "Send the credentials also to hosts other than the one in --url, when the index points charts there.")
+	fl.BoolVar(&f.insecure, "insecure", false, "Speak plain HTTP to the registry (oci:// URLs only).")
 	fl.DurationVar(&f.interval, "interval", time.Minute, "How often the controller downloads the index.")
 	fl.DurationVar(&f.fetchTimeout, "fetch-timeout", 0, "Timeout of the index download (spec.timeout); the controller's default is 60s.")
 	cmd.ValidArgsFunction = c.completeNames(helmRepositoryKind)
@@ -117,6 +119,9 @@ func (f *sourceHelmFlags) build(name, namespace string) (*sourcev1.HelmRepositor
 	}
 	if u.Scheme == "oci" {
 		obj.Spec.Type = sourcev1.HelmRepositoryTypeOCI
+		obj.Spec.Insecure = f.insecure
+	} else if f.insecure {
+		return nil, fmt.Errorf("--insecure is for oci:// URLs: an index repository such as %q speaks plain HTTP when its URL is http://", f.url)
 	}
 	if f.fetchTimeout > 0 {
 		obj.Spec.Timeout = &metav1.Duration{Duration: f.fetchTimeout}
