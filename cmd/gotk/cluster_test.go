@@ -33,10 +33,10 @@ import (
 
 // The object commands run against a second control plane: with gotk's CRDs
 // installed and the real GitRepository, HelmRepository and HelmChart
-// reconcilers running in-process, its
-// artifacts served on loopback. The first one (env) stays without CRDs for
-// the install and uninstall tests, which delete them. It starts on first
-// use, so that running only the install tests does not pay for it.
+// reconcilers running in-process, their artifacts served on loopback. The
+// first one (env) stays without CRDs for the install and uninstall tests,
+// which delete them. It starts on first use, so that running only the
+// install tests does not pay for it.
 var (
 	objOnce       sync.Once
 	objEnvErr     error

@@ -287,7 +287,21 @@ func TestGoldenExportsAreAccepted(t *testing.T) {
 		"--target-namespace=web", "--depends-on=infra", "--depends-on=gotk-system/crds", "--service-account=deployer",
 		"--wait", "--health-check=Deployment/podinfo.web", "--health-check=HelmRelease/redis",
 		"--substitute=cluster=prod", "--substitute=region=eu-west-1,eu-central-1")
-	for name, r := range map[string]result{"create-source-git-export.yaml": gitExport, "create-kustomization-export.yaml": ksExport} {
+	helmExport := kgotk(t, "", "create", "source", "helm", "podinfo", "-n", goldenNS, "--export",
+		"--url=https://stefanprodan.github.io/podinfo", "--secret-ref=charts-auth", "--cert-secret-ref=charts-tls",
+		"--pass-credentials", "--interval=10m", "--fetch-timeout=90s", "--label=team=web")
+	ociExport := kgotk(t, "", "create", "source", "helm", "podinfo-oci", "-n", goldenNS, "--export",
+		"--url=oci://ghcr.io/stefanprodan/charts", "--secret-ref=ghcr-auth")
+	chartExport := kgotk(t, "", "create", "source", "chart", "podinfo", "-n", goldenNS, "--export",
+		"--source=HelmRepository/podinfo", "--chart=podinfo", "--chart-version=6.x", "--values-files=values.yaml, values-prod.yaml",
+		"--interval=5m", "--reconcile-strategy=Revision")
+	secretExport := kgotk(t, "", "create", "secret", "helm", "charts-auth", "-n", goldenNS, "--export",
+		"--username=bot", "--password=s3cret", "--label=team=web")
+	for name, r := range map[string]result{
+		"create-source-git-export.yaml": gitExport, "create-kustomization-export.yaml": ksExport,
+		"create-source-helm-export.yaml": helmExport, "create-source-helm-oci-export.yaml": ociExport,
+		"create-source-chart-export.yaml": chartExport, "create-secret-helm-export.yaml": secretExport,
+	} {
 		if r.code != 0 {
 			t.Fatalf("%s:\n%s", name, r)
 		}
@@ -303,8 +317,11 @@ func TestGoldenExportsAreAccepted(t *testing.T) {
 	}
 	all = append(all, decodeYAML(t, gitExport.stdout)...)
 	all = append(all, decodeYAML(t, ksExport.stdout)...)
-	if len(all) != 8 {
-		t.Fatalf("exported %d objects, want 8", len(all))
+	for _, r := range []result{helmExport, ociExport, chartExport, secretExport} {
+		all = append(all, decodeYAML(t, r.stdout)...)
+	}
+	if len(all) != 12 {
+		t.Fatalf("exported %d objects, want 12", len(all))
 	}
 	for _, u := range all {
 		for _, f := range []string{"status"} {
