@@ -82,7 +82,11 @@ namespace, else to gotk-system: a source and a Kustomization created without
 		Use:   "source",
 		Short: "Create or update sources",
 		Example: `  # A GitRepository that follows a branch
-  gotk create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=master`,
+  gotk create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=master
+
+  # A HelmRepository, and a chart from it
+  gotk create source helm podinfo --url=https://stefanprodan.github.io/podinfo
+  gotk create source chart podinfo --source=HelmRepository/podinfo --chart=podinfo --chart-version=6.x`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -91,7 +95,10 @@ namespace, else to gotk-system: a source and a Kustomization created without
 		Use:   "secret",
 		Short: "Create or update the Secrets that sources use",
 		Example: `  # Basic auth for an HTTPS repository
-  gotk create secret git podinfo-auth --url=https://git.example.com/org/repo --username=bot --password="$TOKEN"`,
+  gotk create secret git podinfo-auth --url=https://git.example.com/org/repo --username=bot --password="$TOKEN"
+
+  # Basic auth for a Helm repository
+  gotk create secret helm charts-auth --username=bot --password="$TOKEN"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
