@@ -25,15 +25,18 @@ import (
 
 	"github.com/gotk-dev/gotk/internal/artifact"
 	"github.com/gotk-dev/gotk/internal/controller/gitrepository"
+	"github.com/gotk-dev/gotk/internal/controller/helmchart"
+	"github.com/gotk-dev/gotk/internal/controller/helmrepository"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/testenv"
 )
 
 // The object commands run against a second control plane: with gotk's CRDs
-// installed and the real GitRepository reconciler running in-process, its
-// artifacts served on loopback. The first one (env) stays without CRDs for
-// the install and uninstall tests, which delete them. It starts on first
-// use, so that running only the install tests does not pay for it.
+// installed and the real GitRepository, HelmRepository and HelmChart
+// reconcilers running in-process, their artifacts served on loopback. The
+// first one (env) stays without CRDs for the install and uninstall tests,
+// which delete them. It starts on first use, so that running only the
+// install tests does not pay for it.
 var (
 	objOnce       sync.Once
 	objEnvErr     error
@@ -103,6 +106,14 @@ func startObjects() error {
 		Limits:            artifact.Limits{MaxSize: 8 << 20},
 	}
 	if err := r.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	helmRepos := &helmrepository.Reconciler{Client: mgr.GetClient(), Storage: storage, Recorder: r.Recorder, Metrics: runtime.DefaultMetrics}
+	if err := helmRepos.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	charts := &helmchart.Reconciler{Client: mgr.GetClient(), Storage: storage, Recorder: r.Recorder, Metrics: runtime.DefaultMetrics, DependencyRequeue: time.Second}
+	if err := charts.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -82,20 +82,27 @@ namespace, else to gotk-system: a source and a Kustomization created without
 		Use:   "source",
 		Short: "Create or update sources",
 		Example: `  # A GitRepository that follows a branch
-  gotk create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=master`,
+  gotk create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=master
+
+  # A HelmRepository, and a chart from it
+  gotk create source helm podinfo --url=https://stefanprodan.github.io/podinfo
+  gotk create source chart podinfo --source=HelmRepository/podinfo --chart=podinfo --chart-version=6.x`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	source.AddCommand(newCreateSourceGitCmd(c))
+	source.AddCommand(newCreateSourceGitCmd(c), newCreateSourceHelmCmd(c), newCreateSourceChartCmd(c))
 	secret := &cobra.Command{
 		Use:   "secret",
 		Short: "Create or update the Secrets that sources use",
 		Example: `  # Basic auth for an HTTPS repository
-  gotk create secret git podinfo-auth --url=https://git.example.com/org/repo --username=bot --password="$TOKEN"`,
+  gotk create secret git podinfo-auth --url=https://git.example.com/org/repo --username=bot --password="$TOKEN"
+
+  # Basic auth for a Helm repository
+  gotk create secret helm charts-auth --username=bot --password="$TOKEN"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	secret.AddCommand(newCreateSecretGitCmd(c))
+	secret.AddCommand(newCreateSecretGitCmd(c), newCreateSecretHelmCmd(c))
 	cmd.AddCommand(source, newCreateKustomizationCmd(c), secret)
 	return cmd
 }

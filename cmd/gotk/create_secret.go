@@ -107,19 +107,47 @@ func runCreateSecretGit(ctx context.Context, c *cli, f *secretGitFlags, name, na
 	if gs.deployKey != "" {
 		c.status.step("deploy key (add it to the repository with read access, or write access for image automation):\n%s", gs.deployKey)
 	}
-	if f.export {
-		return printTypedYAML(c.out, gs.secret)
+	return exportOrApplySecret(ctx, c, f.export, gs.secret)
+}
+
+// exportOrApplySecret prints the Secret as YAML with export, else applies
+// it and says which keys it holds, never their values.
+func exportOrApplySecret(ctx context.Context, c *cli, export bool, s *corev1.Secret) error {
+	if export {
+		return printTypedYAML(c.out, s)
 	}
 	cl, err := c.watchClient()
 	if err != nil {
 		return err
 	}
-	created, err := applyTyped(ctx, cl, gs.secret)
+	created, err := applyTyped(ctx, cl, s)
 	if err != nil {
 		return err
 	}
-	c.status.ok("Secret %s/%s %s with keys %s", namespace, name, createdOrConfigured(created), strings.Join(sortedKeys(gs.secret.Data), ", "))
+	c.status.ok("Secret %s/%s %s with keys %s", s.Namespace, s.Name, createdOrConfigured(created), strings.Join(sortedKeys(s.Data), ", "))
 	return nil
+}
+
+// newSecret is an Opaque Secret with data.
+func newSecret(name, namespace string, labels map[string]string, data map[string][]byte) *corev1.Secret {
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
+	}
+}
+
+// readCACert reads --ca-file: a PEM certificate.
+func readCACert(file string) ([]byte, error) {
+	ca, err := readCapped(file, "--ca-file")
+	if err != nil {
+		return nil, err
+	}
+	if b, _ := pem.Decode(ca); b == nil || b.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", file)
+	}
+	return ca, nil
 }
 
 // buildGitSecret checks the flags against the URL's scheme and builds the
@@ -174,24 +202,16 @@ func buildGitSecret(ctx context.Context, f *secretGitFlags, name, namespace stri
 			if u.Scheme == "http" {
 				return nil, errors.New("--ca-file needs an https:// URL")
 			}
-			ca, err := readCapped(f.caFile, "--ca-file")
+			ca, err := readCACert(f.caFile)
 			if err != nil {
 				return nil, err
-			}
-			if b, _ := pem.Decode(ca); b == nil || b.Type != "CERTIFICATE" {
-				return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", f.caFile)
 			}
 			data[git.CACertKey] = ca
 		}
 	default:
 		return nil, fmt.Errorf("--url %q: scheme %q is not supported; use https://, http:// or ssh://", f.url, u.Scheme)
 	}
-	gs.secret = &corev1.Secret{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels},
-		Type:       corev1.SecretTypeOpaque,
-		Data:       data,
-	}
+	gs.secret = newSecret(name, namespace, labels, data)
 	return gs, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gotk-dev/gotk/api/meta"
@@ -122,17 +124,8 @@ func (f *sourceGitFlags) build(name, namespace string) (*sourcev1.GitRepository,
 	if f.url == "" {
 		return nil, errors.New("--url is required: the address of the Git repository")
 	}
-	u, err := url.Parse(f.url)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("--url %q is not a URL with a host, such as https://github.com/org/repo", f.url)
-	}
-	switch u.Scheme {
-	case "https", "http", "ssh":
-	default:
-		return nil, fmt.Errorf("--url %q: scheme %q is not supported; use https://, http:// or ssh://", f.url, u.Scheme)
-	}
-	if _, set := u.User.Password(); set {
-		return nil, errors.New("--url must not carry a password: put credentials in a Secret (gotk create secret git) and name it with --secret-ref")
+	if _, err := parseURLFlag(f.url, "https://github.com/org/repo", "git", "https", "http", "ssh"); err != nil {
+		return nil, err
 	}
 	ref, err := f.ref()
 	if err != nil {
@@ -170,6 +163,28 @@ func (f *sourceGitFlags) build(name, namespace string) (*sourcev1.GitRepository,
 	}
 	obj.Spec.Verification = verify
 	return obj, nil
+}
+
+// parseURLFlag checks --url: a URL with a host, of one of schemes, and
+// without a password (credentials go in a Secret, made with gotk create
+// secret secretCmd).
+func parseURLFlag(raw, example, secretCmd string, schemes ...string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("--url %q is not a URL with a host, such as %s", raw, example)
+	}
+	if !slices.Contains(schemes, u.Scheme) {
+		use := make([]string, len(schemes))
+		for i, sc := range schemes {
+			use[i] = sc + "://"
+		}
+		last := len(use) - 1
+		return nil, fmt.Errorf("--url %q: scheme %q is not supported; use %s or %s", raw, u.Scheme, strings.Join(use[:last], ", "), use[last])
+	}
+	if _, set := u.User.Password(); set {
+		return nil, fmt.Errorf("--url must not carry a password: put credentials in a Secret (gotk create secret %s) and name it with --secret-ref", secretCmd)
+	}
+	return u, nil
 }
 
 // ref reads the one reference flag that is set.
@@ -239,28 +254,38 @@ func runCreateSourceGit(ctx context.Context, c *cli, f *sourceGitFlags, obj *sou
 	if err != nil {
 		return err
 	}
-	key := client.ObjectKeyFromObject(obj)
 	if f.verifyProvider != "" {
 		if err := checkVerifySecret(ctx, c, cl, obj.Namespace, f.verifySecret, f.verifyProvider); err != nil {
 			return err
 		}
 	}
-	c.status.step("applying GitRepository %s", key)
+	_, err = applySourceAndWait(ctx, c, cl, gitRepositoryKind, obj, f.timeout, true)
+	return err
+}
+
+// applySourceAndWait applies a source, waits until it is Ready and prints
+// the revision it fetched. A source that publishes no artifact when Ready
+// (an OCI HelmRepository) passes needArtifact false.
+func applySourceAndWait(ctx context.Context, c *cli, cl client.Client, k gotkKind, obj client.Object, timeout time.Duration, needArtifact bool) (*unstructured.Unstructured, error) {
+	key := client.ObjectKeyFromObject(obj)
+	c.status.step("applying %s %s", k.Kind(), key)
 	created, err := applyTyped(ctx, cl, obj)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	c.status.ok("GitRepository %s %s", key, createdOrConfigured(created))
-	u, err := c.waitFor(ctx, cl, gitRepositoryKind, key, waitOptions{timeout: f.timeout})
+	c.status.ok("%s %s %s", k.Kind(), key, createdOrConfigured(created))
+	u, err := c.waitFor(ctx, cl, k, key, waitOptions{timeout: timeout})
 	if err != nil {
-		return err
+		return u, err
 	}
-	rev := gitRepositoryKind.Revision(u)
-	if rev == "" {
-		return fmt.Errorf("GitRepository %s is Ready but has no artifact: see gotk events --for GitRepository/%s -n %s", key, key.Name, key.Namespace)
+	rev := k.Revision(u)
+	switch {
+	case rev != "":
+		c.status.ok("fetched revision %s", rev)
+	case needArtifact:
+		return u, fmt.Errorf("%s %s is Ready but has no artifact: see gotk events --for %s/%s -n %s", k.Kind(), key, k.Kind(), key.Name, key.Namespace)
 	}
-	c.status.ok("fetched revision %s", rev)
-	return nil
+	return u, nil
 }
 
 // checkVerifySecret checks that the verification Secret holds keys of the

@@ -45,6 +45,16 @@ source leaves what was applied from it, but its Kustomizations stop applying.`,
 
   # In a script
   gotk delete source git podinfo -n apps --silent`,
+	}), deleteKindCmd(c, &silent, helmRepositoryKind, &cobra.Command{
+		Use:   "helm NAME",
+		Short: "Delete a HelmRepository",
+		Example: `  # Asks first
+  gotk delete source helm podinfo`,
+	}), deleteKindCmd(c, &silent, helmChartKind, &cobra.Command{
+		Use:   "chart NAME",
+		Short: "Delete a HelmChart",
+		Example: `  # Asks first
+  gotk delete source chart podinfo`,
 	}))
 	cmd.AddCommand(source, deleteKindCmd(c, &silent, kustomizationKind, &cobra.Command{
 		Use:     "kustomization NAME",

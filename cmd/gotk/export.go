@@ -43,6 +43,22 @@ so are the annotations that record how the object was last changed
 
   # All of the namespace
   gotk export source git --all -n gotk-system`,
+	}), exportKindCmd(c, &all, helmRepositoryKind, &cobra.Command{
+		Use:   "helm [NAME]",
+		Short: "Export HelmRepositories",
+		Example: `  # One
+  gotk export source helm podinfo
+
+  # All of the namespace
+  gotk export source helm --all -n gotk-system`,
+	}), exportKindCmd(c, &all, helmChartKind, &cobra.Command{
+		Use:   "chart [NAME]",
+		Short: "Export HelmCharts",
+		Example: `  # One
+  gotk export source chart podinfo
+
+  # All of the namespace
+  gotk export source chart --all -n gotk-system`,
 	}))
 	cmd.AddCommand(source, exportKindCmd(c, &all, kustomizationKind, &cobra.Command{
 		Use:     "kustomization [NAME]",

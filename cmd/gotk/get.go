@@ -72,6 +72,24 @@ condition has the given status, such as ready=false.`,
 
   # Every namespace, only those that failed
   gotk get sources git -A --status-selector ready=false`,
+	}), newGetKindCmd(c, f, helmRepositoryKind, &cobra.Command{
+		Use:     "helm [NAME]",
+		Aliases: []string{"helmrepository", "helmrepositories"},
+		Short:   "List HelmRepositories",
+		Example: `  # The HelmRepositories of the current namespace
+  gotk get sources helm
+
+  # Every namespace, only those that failed
+  gotk get sources helm -A --status-selector ready=false`,
+	}), newGetKindCmd(c, f, helmChartKind, &cobra.Command{
+		Use:     "chart [NAME]",
+		Aliases: []string{"helmchart", "helmcharts"},
+		Short:   "List HelmCharts",
+		Example: `  # The HelmCharts of the current namespace, with the chart version they pulled
+  gotk get sources chart
+
+  # One of them, as YAML
+  gotk get sources chart podinfo -o yaml`,
 	}))
 	cmd.AddCommand(sources, newGetKindCmd(c, f, kustomizationKind, &cobra.Command{
 		Use:     "kustomizations [NAME]",

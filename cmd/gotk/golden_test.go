@@ -25,6 +25,7 @@ const goldenNS = "golden"
 const (
 	podinfoRev = "master@sha1:0123456789abcdef0123456789abcdef01234567"
 	pausedRev  = "v1.2.0@sha1:89abcdef0123456789abcdef0123456789abcdef"
+	indexRev   = "sha256:6c1a8f0123456789abcdef0123456789abcdef0123456789abcdef01234567"
 )
 
 // goldenFixture applies the objects the golden outputs show and writes
@@ -79,6 +80,33 @@ spec:
   interval: 1h
   suspend: true
 `)
+	// The HelmChart's source is the OCI repository, which has no artifact:
+	// a new artifact of its source would make the HelmChart reconciler
+	// pull the chart, unmanaged label or not.
+	apply(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: charts, namespace: golden, labels: {gotk-test/unmanaged: "true"}}
+spec:
+  url: https://stefanprodan.github.io/podinfo
+  interval: 10m
+`)
+	apply(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: podinfo-oci, namespace: golden, labels: {gotk-test/unmanaged: "true"}}
+spec:
+  type: oci
+  url: oci://ghcr.io/stefanprodan/charts
+  interval: 10m
+`)
+	apply(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmChart
+metadata: {name: podinfo, namespace: golden, labels: {gotk-test/unmanaged: "true"}}
+spec:
+  chart: podinfo
+  version: 6.x
+  sourceRef: {kind: HelmRepository, name: podinfo-oci}
+  interval: 10m
+`)
 	for _, ks := range []struct{ name, path, labels string }{
 		{"root", "./clusters/prod", "{}"},
 		{"apps", "./deploy/apps", `{kustomize.toolkit.fluxcd.io/name: root, kustomize.toolkit.fluxcd.io/namespace: golden}`},
@@ -120,6 +148,19 @@ data: {color: blue}
 	setStatus(t, gitRepositoryKind, goldenNS, "paused", map[string]any{
 		"conditions": []any{readyCondition("True", "Succeeded", "stored artifact for revision '"+pausedRev+"'")},
 		"artifact":   artifact(pausedRev, 3<<20),
+	})
+	setStatus(t, helmRepositoryKind, goldenNS, "charts", map[string]any{
+		"conditions": []any{readyCondition("True", "Succeeded", "stored artifact: revision '"+indexRev+"'")},
+		"artifact":   artifact(indexRev, 4096),
+		"url":        "http://source-controller/helmrepository/golden/charts/index.yaml",
+	})
+	setStatus(t, helmRepositoryKind, goldenNS, "podinfo-oci", map[string]any{
+		"conditions": []any{readyCondition("True", "Succeeded", "Helm repository is ready")},
+	})
+	setStatus(t, helmChartKind, goldenNS, "podinfo", map[string]any{
+		"conditions":        []any{readyCondition("True", "ChartPullSucceeded", "pulled 'podinfo' chart with version '6.7.1'")},
+		"artifact":          artifact("6.7.1", 16384),
+		"observedChartName": "podinfo",
 	})
 	inv := func(ids ...string) map[string]any {
 		var entries []any
@@ -222,6 +263,9 @@ func TestGoldenOutputs(t *testing.T) {
 	}{
 		{"get-sources-git.txt", []string{"get", "sources", "git"}},
 		{"get-kustomizations.txt", []string{"get", "kustomizations"}},
+		{"get-sources-helm.txt", []string{"get", "sources", "helm"}},
+		{"get-sources-chart.txt", []string{"get", "sources", "chart"}},
+		{"export-source-chart.yaml", []string{"export", "source", "chart", "podinfo"}},
 		{"get-all.txt", []string{"get", "all"}},
 		{"get-all-not-ready.txt", []string{"get", "all", "--status-selector", "ready=false"}},
 		{"get-source-git-podinfo.yaml", []string{"get", "sources", "git", "podinfo", "-o", "yaml"}},
@@ -287,7 +331,21 @@ func TestGoldenExportsAreAccepted(t *testing.T) {
 		"--target-namespace=web", "--depends-on=infra", "--depends-on=gotk-system/crds", "--service-account=deployer",
 		"--wait", "--health-check=Deployment/podinfo.web", "--health-check=HelmRelease/redis",
 		"--substitute=cluster=prod", "--substitute=region=eu-west-1,eu-central-1")
-	for name, r := range map[string]result{"create-source-git-export.yaml": gitExport, "create-kustomization-export.yaml": ksExport} {
+	helmExport := kgotk(t, "", "create", "source", "helm", "podinfo", "-n", goldenNS, "--export",
+		"--url=https://stefanprodan.github.io/podinfo", "--secret-ref=charts-auth", "--cert-secret-ref=charts-tls",
+		"--pass-credentials", "--interval=10m", "--fetch-timeout=90s", "--label=team=web")
+	ociExport := kgotk(t, "", "create", "source", "helm", "podinfo-oci", "-n", goldenNS, "--export",
+		"--url=oci://ghcr.io/stefanprodan/charts", "--secret-ref=ghcr-auth")
+	chartExport := kgotk(t, "", "create", "source", "chart", "podinfo", "-n", goldenNS, "--export",
+		"--source=HelmRepository/podinfo", "--chart=podinfo", "--chart-version=6.x", "--values-files=values.yaml, values-prod.yaml",
+		"--interval=5m", "--reconcile-strategy=Revision")
+	secretExport := kgotk(t, "", "create", "secret", "helm", "charts-auth", "-n", goldenNS, "--export",
+		"--username=bot", "--password=s3cret", "--label=team=web")
+	for name, r := range map[string]result{
+		"create-source-git-export.yaml": gitExport, "create-kustomization-export.yaml": ksExport,
+		"create-source-helm-export.yaml": helmExport, "create-source-helm-oci-export.yaml": ociExport,
+		"create-source-chart-export.yaml": chartExport, "create-secret-helm-export.yaml": secretExport,
+	} {
 		if r.code != 0 {
 			t.Fatalf("%s:\n%s", name, r)
 		}
@@ -303,8 +361,11 @@ func TestGoldenExportsAreAccepted(t *testing.T) {
 	}
 	all = append(all, decodeYAML(t, gitExport.stdout)...)
 	all = append(all, decodeYAML(t, ksExport.stdout)...)
-	if len(all) != 8 {
-		t.Fatalf("exported %d objects, want 8", len(all))
+	for _, r := range []result{helmExport, ociExport, chartExport, secretExport} {
+		all = append(all, decodeYAML(t, r.stdout)...)
+	}
+	if len(all) != 12 {
+		t.Fatalf("exported %d objects, want 12", len(all))
 	}
 	for _, u := range all {
 		for _, f := range []string{"status"} {

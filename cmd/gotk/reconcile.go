@@ -40,25 +40,30 @@ failure, and exits non-zero on failure.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	source.AddCommand(&cobra.Command{
+	source.AddCommand(reconcileKindCmd(c, &timeout, gitRepositoryKind, nil, &cobra.Command{
 		Use:   "git NAME",
 		Short: "Fetch a GitRepository now",
 		Example: `  # Fetch now and print the revision
   gotk reconcile source git podinfo -n gotk-system`,
-		Args:              exactlyOneName("GitRepository"),
-		ValidArgsFunction: c.completeNames(gitRepositoryKind),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := c.watchClient()
-			if err != nil {
-				return err
-			}
-			key := types.NamespacedName{Namespace: c.objectNamespace(cmd), Name: args[0]}
-			_, err = c.reconcileAndWait(cmd.Context(), cl, gitRepositoryKind, key, timeout)
-			return err
-		},
+	}), reconcileKindCmd(c, &timeout, helmRepositoryKind, nil, &cobra.Command{
+		Use:   "helm NAME",
+		Short: "Download the index of a HelmRepository now",
+		Example: `  # Download the index now and print its revision
+  gotk reconcile source helm podinfo -n gotk-system`,
+	}))
+	var chartWithSource, withSource bool
+	chart := reconcileKindCmd(c, &timeout, helmChartKind, &chartWithSource, &cobra.Command{
+		Use:   "chart NAME",
+		Short: "Pull a HelmChart now",
+		Example: `  # Pull the chart now and print its version
+  gotk reconcile source chart podinfo
+
+  # Download the HelmRepository's index first
+  gotk reconcile source chart podinfo --with-source`,
 	})
-	var withSource bool
-	ks := &cobra.Command{
+	chart.Flags().BoolVar(&chartWithSource, "with-source", false, "Reconcile the HelmChart's source first.")
+	source.AddCommand(chart)
+	ks := reconcileKindCmd(c, &timeout, kustomizationKind, &withSource, &cobra.Command{
 		Use:     "kustomization NAME",
 		Aliases: []string{"ks"},
 		Short:   "Apply a Kustomization now",
@@ -67,41 +72,48 @@ failure, and exits non-zero on failure.`,
 
   # Fetch the source first
   gotk reconcile ks podinfo --with-source`,
-		Args:              exactlyOneName("Kustomization"),
-		ValidArgsFunction: c.completeNames(kustomizationKind),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := c.watchClient()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			key := types.NamespacedName{Namespace: c.objectNamespace(cmd), Name: args[0]}
-			if withSource {
-				ks, err := getObject(ctx, cl, kustomizationKind, key)
-				if err != nil {
-					return err
-				}
-				if err := checkNotSuspended(kustomizationKind, ks); err != nil {
-					return err
-				}
-				sk, skey, err := sourceOf(ks)
-				if err != nil {
-					return err
-				}
-				if _, err := c.reconcileAndWait(ctx, cl, sk, skey, timeout); err != nil {
-					return err
-				}
-			}
-			_, err = c.reconcileAndWait(ctx, cl, kustomizationKind, key, timeout)
-			return err
-		},
-	}
+	})
 	ks.Flags().BoolVar(&withSource, "with-source", false, "Reconcile the Kustomization's source first.")
 	cmd.AddCommand(source, ks)
 	return cmd
 }
 
-// sourceOf reads a Kustomization's spec.sourceRef.
+// reconcileKindCmd completes cmd into the reconcile of one object of kind
+// k; with *withSource, the source its spec.sourceRef names is reconciled
+// first.
+func reconcileKindCmd(c *cli, timeout *time.Duration, k gotkKind, withSource *bool, cmd *cobra.Command) *cobra.Command {
+	cmd.Args = exactlyOneName(k.Kind())
+	cmd.ValidArgsFunction = c.completeNames(k)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		cl, err := c.watchClient()
+		if err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		key := types.NamespacedName{Namespace: c.objectNamespace(cmd), Name: args[0]}
+		if withSource != nil && *withSource {
+			u, err := getObject(ctx, cl, k, key)
+			if err != nil {
+				return err
+			}
+			if err := checkNotSuspended(k, u); err != nil {
+				return err
+			}
+			sk, skey, err := sourceOf(u)
+			if err != nil {
+				return err
+			}
+			if _, err := c.reconcileAndWait(ctx, cl, sk, skey, *timeout); err != nil {
+				return err
+			}
+		}
+		_, err = c.reconcileAndWait(ctx, cl, k, key, *timeout)
+		return err
+	}
+	return cmd
+}
+
+// sourceOf reads the spec.sourceRef of a Kustomization or a HelmChart.
 func sourceOf(ks *unstructured.Unstructured) (gotkKind, types.NamespacedName, error) {
 	kind, _, _ := unstructured.NestedString(ks.Object, "spec", "sourceRef", "kind")
 	name, _, _ := unstructured.NestedString(ks.Object, "spec", "sourceRef", "name")
@@ -111,7 +123,7 @@ func sourceOf(ks *unstructured.Unstructured) (gotkKind, types.NamespacedName, er
 	}
 	k, ok := lookupKind(kind)
 	if !ok || !k.Source {
-		return gotkKind{}, types.NamespacedName{}, fmt.Errorf("Kustomization %s/%s: spec.sourceRef.kind %q is not a source kind", ks.GetNamespace(), ks.GetName(), kind)
+		return gotkKind{}, types.NamespacedName{}, fmt.Errorf("%s %s/%s: spec.sourceRef.kind %q is not a source kind", ks.GetKind(), ks.GetNamespace(), ks.GetName(), kind)
 	}
 	return k, types.NamespacedName{Namespace: ns, Name: name}, nil
 }

@@ -64,8 +64,8 @@ fails. --wait=false returns right after the change.`,
 	return cmd
 }
 
-// addToggleKinds adds "source git" and "kustomization" under suspend or
-// resume.
+// addToggleKinds adds "source git", "source helm", "source chart" and
+// "kustomization" under suspend or resume.
 func addToggleKinds(c *cli, parent *cobra.Command, f *toggleFlags, resume bool) {
 	verb := "suspend"
 	if resume {
@@ -89,6 +89,22 @@ func addToggleKinds(c *cli, parent *cobra.Command, f *toggleFlags, resume bool) 
 
   # All of the namespace
   gotk %[1]s source git --all -n apps`, verb),
+	}), toggleKindCmd(c, f, helmRepositoryKind, resume, &cobra.Command{
+		Use:   "helm [NAME...]",
+		Short: strings.ToUpper(verb[:1]) + verb[1:] + " HelmRepositories",
+		Example: fmt.Sprintf(`  # One
+  gotk %[1]s source helm podinfo
+
+  # All of the namespace
+  gotk %[1]s source helm --all -n apps`, verb),
+	}), toggleKindCmd(c, f, helmChartKind, resume, &cobra.Command{
+		Use:   "chart [NAME...]",
+		Short: strings.ToUpper(verb[:1]) + verb[1:] + " HelmCharts",
+		Example: fmt.Sprintf(`  # One
+  gotk %[1]s source chart podinfo
+
+  # All of the namespace
+  gotk %[1]s source chart --all -n apps`, verb),
 	}))
 	parent.AddCommand(source, toggleKindCmd(c, f, kustomizationKind, resume, &cobra.Command{
 		Use:     "kustomization [NAME...]",
