@@ -16,6 +16,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -37,6 +38,10 @@ type Reconciler struct {
 	// DependencyRequeue is how long to wait for a source that has no
 	// artifact yet.
 	DependencyRequeue time.Duration
+
+	// shard selects the HelmCharts of this controller's shard
+	// (--watch-label-selector); nil selects all.
+	shard labels.Selector
 }
 
 // scope carries what the phases of one reconcile find.

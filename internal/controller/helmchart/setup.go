@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -34,6 +35,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts runtime.Options) er
 	if err != nil {
 		return err
 	}
+	if opts.WatchLabelSelector != "" {
+		// ReconcilePredicate parsed it already.
+		r.shard, _ = labels.Parse(opts.WatchLabelSelector)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&sourcev1.HelmChart{}, builder.WithPredicates(pred)).
 		Watches(&sourcev1.HelmRepository{}, handler.EnqueueRequestsFromMapFunc(r.chartsOf(sourcev1.HelmRepositoryKind)),
@@ -42,12 +47,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts runtime.Options) er
 		Complete(r)
 }
 
-// chartsOf lists the HelmCharts built from a source of kind.
+// chartsOf lists the HelmCharts of this shard built from a source of kind.
 func (r *Reconciler) chartsOf(kind string) handler.MapFunc {
 	return func(ctx context.Context, obj client.Object) []reconcile.Request {
 		list := &sourcev1.HelmChartList{}
-		if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()),
-			client.MatchingFields{sourceIndex: kind + "/" + obj.GetName()}); err != nil {
+		opts := []client.ListOption{client.InNamespace(obj.GetNamespace()),
+			client.MatchingFields{sourceIndex: kind + "/" + obj.GetName()}}
+		if r.shard != nil {
+			opts = append(opts, client.MatchingLabelsSelector{Selector: r.shard})
+		}
+		if err := r.List(ctx, list, opts...); err != nil {
 			return nil
 		}
 		reqs := make([]reconcile.Request, 0, len(list.Items))
