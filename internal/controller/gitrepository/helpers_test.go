@@ -2,10 +2,6 @@ package gitrepository
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,7 +10,6 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,6 +17,7 @@ import (
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/internal/artifact"
 	"github.com/gotk-dev/gotk/internal/runtime"
+	"github.com/gotk-dev/gotk/internal/testenv"
 )
 
 type zapcoreLevel = zapcore.Level
@@ -82,50 +78,19 @@ func newRepo(t *testing.T, ns, name, url string, mutate func(*sourcev1.GitReposi
 }
 
 func newSecret(t *testing.T, ns, name string, data map[string][]byte) {
-	t.Helper()
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Data: data}
-	if err := env.Client.Create(context.Background(), s); err != nil {
-		t.Fatal(err)
-	}
+	env.CreateSecret(t, ns, name, data)
 }
 
 // requestReconcile sets the requestedAt annotation, as `gotk reconcile` does.
 func requestReconcile(t *testing.T, key client.ObjectKey) {
-	t.Helper()
-	obj := &sourcev1.GitRepository{}
-	if err := env.Client.Get(context.Background(), key, obj); err != nil {
-		t.Fatal(err)
-	}
-	patch := client.MergeFrom(obj.DeepCopy())
-	if obj.Annotations == nil {
-		obj.Annotations = map[string]string{}
-	}
-	obj.Annotations[meta.ReconcileRequestAnnotation] = time.Now().Format(time.RFC3339Nano)
-	if err := env.Client.Patch(context.Background(), obj, patch); err != nil {
-		t.Fatal(err)
-	}
+	env.RequestReconcile(t, &sourcev1.GitRepository{}, key)
 }
 
 // download fetches the artifact over HTTP, checks its digest and returns
 // the sorted list of files it holds.
 func download(t *testing.T, art *meta.Artifact) []string {
 	t.Helper()
-	resp, err := http.Get(art.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", art.URL, resp.Status)
-	}
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	if got := "sha256:" + hex.EncodeToString(sum[:]); got != art.Digest {
-		t.Fatalf("artifact digest %s, status says %s", got, art.Digest)
-	}
+	data := testenv.FetchArtifact(t, art)
 	dir := t.TempDir()
 	if _, err := artifact.Extract(strings.NewReader(string(data)), dir, artifact.Limits{}); err != nil {
 		t.Fatal(err)

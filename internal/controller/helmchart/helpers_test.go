@@ -2,17 +2,12 @@ package helmchart
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	chart "helm.sh/helm/v4/pkg/chart/v2"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -20,6 +15,7 @@ import (
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/internal/helm"
 	"github.com/gotk-dev/gotk/internal/runtime"
+	"github.com/gotk-dev/gotk/internal/testenv"
 )
 
 // waitFor polls the object until cond holds, failing after 90s with its
@@ -111,50 +107,19 @@ func updateChart(t *testing.T, key client.ObjectKey, mutate func(*sourcev1.HelmC
 }
 
 func newSecret(t *testing.T, ns, name string, data map[string][]byte) {
-	t.Helper()
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Data: data}
-	if err := env.Client.Create(context.Background(), s); err != nil {
-		t.Fatal(err)
-	}
+	env.CreateSecret(t, ns, name, data)
 }
 
 // requestRepoReconcile asks the HelmRepository to fetch its index again.
 func requestRepoReconcile(t *testing.T, key client.ObjectKey) {
-	t.Helper()
-	obj := &sourcev1.HelmRepository{}
-	if err := env.Client.Get(context.Background(), key, obj); err != nil {
-		t.Fatal(err)
-	}
-	patch := client.MergeFrom(obj.DeepCopy())
-	if obj.Annotations == nil {
-		obj.Annotations = map[string]string{}
-	}
-	obj.Annotations[meta.ReconcileRequestAnnotation] = time.Now().Format(time.RFC3339Nano)
-	if err := env.Client.Patch(context.Background(), obj, patch); err != nil {
-		t.Fatal(err)
-	}
+	env.RequestReconcile(t, &sourcev1.HelmRepository{}, key)
 }
 
 // download fetches the artifact over HTTP, checks that its sha256 is the
 // digest of status, and loads it as a chart with the Helm SDK.
 func download(t *testing.T, art *meta.Artifact) *chart.Chart {
 	t.Helper()
-	resp, err := http.Get(art.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", art.URL, resp.Status)
-	}
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	if got := "sha256:" + hex.EncodeToString(sum[:]); got != art.Digest {
-		t.Fatalf("artifact digest %s, status says %s", got, art.Digest)
-	}
+	data := testenv.FetchArtifact(t, art)
 	file := filepath.Join(t.TempDir(), "chart.tgz")
 	if err := os.WriteFile(file, data, 0o644); err != nil {
 		t.Fatal(err)

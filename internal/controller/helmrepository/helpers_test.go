@@ -2,11 +2,7 @@ package helmrepository
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -21,6 +17,7 @@ import (
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/internal/helm"
 	"github.com/gotk-dev/gotk/internal/runtime"
+	"github.com/gotk-dev/gotk/internal/testenv"
 )
 
 // waitFor polls the object until cond holds, failing after 90s with its
@@ -77,11 +74,7 @@ func newRepo(t *testing.T, ns, name, url string, mutate func(*sourcev1.HelmRepos
 }
 
 func newSecret(t *testing.T, ns, name string, data map[string][]byte) {
-	t.Helper()
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Data: data}
-	if err := env.Client.Create(context.Background(), s); err != nil {
-		t.Fatal(err)
-	}
+	env.CreateSecret(t, ns, name, data)
 }
 
 func updateSecret(t *testing.T, ns, name string, data map[string][]byte) {
@@ -99,21 +92,7 @@ func updateSecret(t *testing.T, ns, name string, data map[string][]byte) {
 // requestReconcile sets the requestedAt annotation, as `gotk reconcile`
 // does, and returns its value.
 func requestReconcile(t *testing.T, key client.ObjectKey) string {
-	t.Helper()
-	obj := &sourcev1.HelmRepository{}
-	if err := env.Client.Get(context.Background(), key, obj); err != nil {
-		t.Fatal(err)
-	}
-	patch := client.MergeFrom(obj.DeepCopy())
-	if obj.Annotations == nil {
-		obj.Annotations = map[string]string{}
-	}
-	token := time.Now().Format(time.RFC3339Nano)
-	obj.Annotations[meta.ReconcileRequestAnnotation] = token
-	if err := env.Client.Patch(context.Background(), obj, patch); err != nil {
-		t.Fatal(err)
-	}
-	return token
+	return env.RequestReconcile(t, &sourcev1.HelmRepository{}, key)
 }
 
 // handled waits until the reconcile request token was processed.
@@ -128,22 +107,7 @@ func handled(t *testing.T, key client.ObjectKey, token string) *sourcev1.HelmRep
 // digest of status, and loads it as a Helm index.
 func download(t *testing.T, art *meta.Artifact) *helm.Index {
 	t.Helper()
-	resp, err := http.Get(art.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", art.URL, resp.Status)
-	}
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	if got := "sha256:" + hex.EncodeToString(sum[:]); got != art.Digest {
-		t.Fatalf("artifact digest %s, status says %s", got, art.Digest)
-	}
+	data := testenv.FetchArtifact(t, art)
 	file := filepath.Join(t.TempDir(), "index.yaml")
 	if err := os.WriteFile(file, data, 0o644); err != nil {
 		t.Fatal(err)
