@@ -250,6 +250,10 @@ func TestWaitResumesAfterRestartWithoutApply(t *testing.T) {
 	})
 	waitingFor(t, key, r.head())
 	first.stop()
+	stopped := &kustomizev1.Kustomization{}
+	if err := env.Client.Get(context.Background(), key, stopped); err != nil {
+		t.Fatal(err)
+	}
 
 	second := startSerial(t, ns)
 	setDeploymentStatus(t, ns, "web", 1, true)
@@ -258,7 +262,8 @@ func TestWaitResumesAfterRestartWithoutApply(t *testing.T) {
 		t.Errorf("Healthy: %+v", ks.Status.Conditions)
 	}
 	if w := second.requests.writesToApplied(); len(w) > 0 {
-		t.Errorf("the restarted controller applied again:\n%s", strings.Join(w, "\n"))
+		t.Errorf("the restarted controller applied again:\n%s\nstatus when the first stopped: generation %d, observed %d, applied %s, conditions %+v",
+			strings.Join(w, "\n"), stopped.Generation, stopped.Status.ObservedGeneration, stopped.Status.LastAppliedRevision, stopped.Status.Conditions)
 	}
 }
 
