@@ -224,32 +224,53 @@ func withResourceVersion(patch []byte, rv string) ([]byte, error) {
 	return json.Marshal(m)
 }
 
-// Suspendable is an Object with spec.suspend.
-type Suspendable interface {
+// Reconciled is an object that Begin can start a reconcile of: an Object
+// with spec.suspend that records the reconcile requests it handled.
+type Reconciled interface {
 	Object
+	RequestHolder
 	IsSuspended() bool
+}
+
+// Before is what an object said when its reconcile began, for the events
+// that tell what the reconcile changed.
+type Before struct {
+	// Ready is whether the object was Ready.
+	Ready bool
+	// Message is the message of its Ready condition.
+	Message string
+	// Conditions are its conditions.
+	Conditions []metav1.Condition
 }
 
 // Begin starts the reconcile of an object that is not being deleted: it
 // returns the Patcher of obj after writing the finalizer, first, so that
 // nothing is created for an object that could vanish without cleaning up.
 // A suspended object is counted as such in the metrics and proceed is
-// false: the reconcile ends there.
-func Begin(ctx context.Context, c client.Client, obj Suspendable, kind string, m *Metrics) (p *Patcher, proceed bool, err error) {
+// false: the reconcile ends there. Otherwise Begin records what obj said
+// before, handles the reconcile request and marks obj Reconciling.
+func Begin(ctx context.Context, c client.Client, obj Reconciled, kind string, m *Metrics) (p *Patcher, before Before, proceed bool, err error) {
 	p, err = NewPatcher(obj, c)
 	if err != nil {
-		return nil, false, err
+		return nil, before, false, err
 	}
 	if !controllerutil.ContainsFinalizer(obj, meta.Finalizer) {
 		controllerutil.AddFinalizer(obj, meta.Finalizer)
 		if err := p.Patch(ctx, obj); err != nil {
-			return nil, false, err
+			return nil, before, false, err
 		}
 	}
 	if obj.IsSuspended() {
 		ctrl.LoggerFrom(ctx).V(1).Info("reconciliation is suspended")
 		m.RecordObject(kind, obj, true)
-		return p, false, nil
+		return p, before, false, nil
 	}
-	return p, true, nil
+	before = Before{
+		Ready:      IsReady(obj),
+		Message:    Message(obj, meta.ReadyCondition),
+		Conditions: append([]metav1.Condition(nil), obj.GetConditions()...),
+	}
+	HandleRequest(obj)
+	MarkReconciling(obj, meta.ProgressingReason, "reconciliation in progress")
+	return p, before, true, nil
 }

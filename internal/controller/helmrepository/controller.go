@@ -53,24 +53,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, obj)
 	}
-	patcher, proceed, err := runtime.Begin(ctx, r.Client, obj, sourcev1.HelmRepositoryKind, r.Metrics)
-	if err != nil || !proceed {
-		return ctrl.Result{}, err
-	}
-
-	wasReady := runtime.IsReady(obj)
-	prevMessage := runtime.Message(obj, meta.ReadyCondition)
 	prevRevision := ""
 	if obj.Status.Artifact != nil {
 		prevRevision = obj.Status.Artifact.Revision
 	}
-	runtime.HandleRequest(obj)
-	runtime.MarkReconciling(obj, meta.ProgressingReason, "reconciliation in progress")
+	patcher, before, proceed, err := runtime.Begin(ctx, r.Client, obj, sourcev1.HelmRepositoryKind, r.Metrics)
+	if err != nil || !proceed {
+		return ctrl.Result{}, err
+	}
 
 	s := &scope{obj: obj}
 	defer func() {
 		r.summarize(s, retErr)
-		r.announce(s, retErr, wasReady, prevMessage, prevRevision)
+		r.announce(s, retErr, before.Ready, before.Message, prevRevision)
 		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
 			retErr = errors.Join(retErr, err)
 		}

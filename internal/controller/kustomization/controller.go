@@ -12,7 +12,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -118,7 +117,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, obj)
 	}
-	patcher, proceed, err := runtime.Begin(ctx, r.Client, obj, kustomizev1.KustomizationKind, r.Metrics)
+	patcher, began, proceed, err := runtime.Begin(ctx, r.Client, obj, kustomizev1.KustomizationKind, r.Metrics)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -129,11 +128,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, nil
 	}
 
-	startConditions := append([]metav1.Condition(nil), obj.Status.Conditions...)
-	wasReady := runtime.IsReady(obj)
-	prevMessage := runtime.Message(obj, meta.ReadyCondition)
-	runtime.HandleRequest(obj)
-	runtime.MarkReconciling(obj, meta.ProgressingReason, "reconciliation in progress")
 	s := &scope{obj: obj, patcher: patcher, before: *obj.Status.DeepCopy()}
 	defer func() {
 		if s.handle != nil {
@@ -148,9 +142,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			summarize(obj, retErr)
 			recordHistory(obj, s, retErr, start)
 		}
-		keepTransitionTimes(startConditions, obj.Status.Conditions)
+		keepTransitionTimes(began.Conditions, obj.Status.Conditions)
 		markWaitStart(obj, s.waitStarted)
-		r.announce(obj, s, retErr, wasReady, prevMessage)
+		r.announce(obj, s, retErr, began.Ready, began.Message)
 		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
 			retErr = errors.Join(retErr, err)
 		}
