@@ -311,6 +311,9 @@ func (w *Watcher) Watches() int {
 
 func (w *Watcher) stopLocked(owner types.NamespacedName, wt *wait) {
 	delete(w.waits, owner)
+	// A notification not yet delivered would only wake a reconcile that
+	// has nothing to wait for.
+	delete(w.queued, owner)
 	for i, t := range wt.targets {
 		ok := keyOf(t.Ref)
 		if set := w.waiters[ok]; set != nil {
