@@ -17,7 +17,21 @@ want=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok)
 
 have_all() {
   for b in "${want[@]}"; do [ -x "$cache/$b" ] || return 1; done
-  [ -d "$cache/kwok-stages" ]
+  [ -d "$cache/kwok-stages" ] && stamped
+}
+
+# The Kubernetes binaries carry their release in k8s.io/component-base/version, as
+# the released ones do; unstamped they report v0.0.0-master, and Helm then refuses
+# every chart with a kubeVersion constraint. Older caches hold unstamped builds.
+stamped() {
+  local b
+  for b in kube-apiserver kube-controller-manager kube-scheduler; do
+    [ -x "$cache/$b" ] || continue
+    case $("$cache/$b" --version 2>/dev/null) in
+      "Kubernetes ${KUBE_VERSION}") ;;
+      *) return 1 ;;
+    esac
+  done
 }
 
 if have_all; then
@@ -56,10 +70,17 @@ import (
 )
 GO
   go mod tidy >&2
+  local minor=${KUBE_VERSION#v1.}
+  minor=${minor%%.*}
+  local pkg=k8s.io/component-base/version
+  local ldflags="-s -w -X $pkg.gitVersion=${KUBE_VERSION} -X $pkg.gitMajor=1 -X $pkg.gitMinor=${minor}"
+  ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   for b in kube-apiserver kube-controller-manager kube-scheduler; do
-    [ -x "$cache/$b" ] && continue
+    if [ -x "$cache/$b" ] && [ "$("$cache/$b" --version 2>/dev/null)" = "Kubernetes ${KUBE_VERSION}" ]; then
+      continue
+    fi
     log "building $b ${KUBE_VERSION} (a cold build takes minutes)"
-    go build -trimpath -ldflags="-s -w" -o "$cache/$b.tmp" "k8s.io/kubernetes/cmd/$b" && mv "$cache/$b.tmp" "$cache/$b"
+    go build -trimpath -ldflags="$ldflags" -o "$cache/$b.tmp" "k8s.io/kubernetes/cmd/$b" && mv "$cache/$b.tmp" "$cache/$b"
   done
 }
 

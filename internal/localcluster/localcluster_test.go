@@ -8,6 +8,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/version"
+	"k8s.io/client-go/discovery"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -64,5 +66,33 @@ func TestDeploymentBecomesAvailable(t *testing.T) {
 		if p.Spec.NodeName != NodeName || p.Status.Phase != corev1.PodRunning {
 			t.Errorf("pod %s on %q in phase %s", p.Name, p.Spec.NodeName, p.Status.Phase)
 		}
+	}
+}
+
+// The API server reports its Kubernetes release, as a real cluster does, so
+// that charts with a kubeVersion constraint (most public charts ask for
+// >=1.23.0-0) install on it.
+func TestAPIServerReportsItsRelease(t *testing.T) {
+	testenv.Require(t)
+	env, err := testenv.Start(testenv.WithoutCRDs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = env.Stop() }()
+	dc, err := discovery.NewDiscoveryClientForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := dc.ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := version.ParseSemantic(info.GitVersion)
+	if err != nil {
+		t.Fatalf("version %q: %v", info.GitVersion, err)
+	}
+	if v.LessThan(version.MustParseSemantic("v1.23.0-0")) || info.Major != "1" {
+		t.Errorf("the API server reports %q (major %q, minor %q): charts asking for kubeVersion >=1.23.0-0 would not install",
+			info.GitVersion, info.Major, info.Minor)
 	}
 }
