@@ -66,6 +66,9 @@ type Watcher struct {
 	// waiters lists, per object, the owners waiting for it.
 	waiters map[objectKey]map[types.NamespacedName]struct{}
 
+	// retained are the kinds watched for good (see Retain).
+	retained map[schema.GroupVersionKind]bool
+
 	notifyOnce sync.Once
 	events     chan event.GenericEvent
 	queued     map[types.NamespacedName]bool
@@ -228,11 +231,7 @@ func (w *Watcher) Start(owner types.NamespacedName, spec Spec) error {
 		}
 		w.stopLocked(owner, old)
 	}
-	if w.waits == nil {
-		w.waits = map[types.NamespacedName]*wait{}
-		w.informers = map[informerKey]*informer{}
-		w.waiters = map[objectKey]map[types.NamespacedName]struct{}{}
-	}
+	w.initLocked()
 	started := spec.Started
 	if started.IsZero() {
 		started = time.Now()
@@ -253,6 +252,15 @@ func (w *Watcher) Start(owner types.NamespacedName, spec Spec) error {
 	}
 	w.waits[owner] = wt
 	return nil
+}
+
+func (w *Watcher) initLocked() {
+	if w.waits == nil {
+		w.waits = map[types.NamespacedName]*wait{}
+		w.informers = map[informerKey]*informer{}
+		w.waiters = map[objectKey]map[types.NamespacedName]struct{}{}
+		w.retained = map[schema.GroupVersionKind]bool{}
+	}
 }
 
 // Token returns the token of owner's wait in progress, and whether there
@@ -300,6 +308,44 @@ func (w *Watcher) Stop(owner types.NamespacedName) {
 	if wt, ok := w.waits[owner]; ok {
 		w.stopLocked(owner, wt)
 	}
+}
+
+// Retain keeps the watch of kind gvk (of the objects that carry the
+// Selector) running for good, whether a wait needs it or not, so that
+// WatchedObject can answer for that kind: an owner's later reconciles then
+// learn that its objects are unchanged without a request.
+func (w *Watcher) Retain(gvk schema.GroupVersionKind) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.retained[gvk] {
+		return
+	}
+	w.initLocked()
+	w.retained[gvk] = true
+	w.acquireLocked(informerKey{gvk: gvk})
+}
+
+// WatchedObject returns the object ref names from the watch of its kind,
+// as the watch has it (stripped of managed fields, data and templates).
+// ok is false when no watch of the kind is running and synced, or the
+// object is not in it.
+func (w *Watcher) WatchedObject(ref ssa.ObjectRef) (metav1.Object, bool) {
+	w.mu.Lock()
+	inf := w.informers[informerKey{gvk: ref.GroupVersionKind()}]
+	w.mu.Unlock()
+	if inf == nil || inf.err != nil || !inf.inf.HasSynced() {
+		return nil, false
+	}
+	key := ref.Name
+	if ref.Namespace != "" {
+		key = ref.Namespace + "/" + ref.Name
+	}
+	obj, exists, err := inf.inf.GetStore().GetByKey(key)
+	if err != nil || !exists {
+		return nil, false
+	}
+	u, ok := obj.(*unstructured.Unstructured)
+	return u, ok
 }
 
 // Watches returns the number of watches running, for tests and metrics.

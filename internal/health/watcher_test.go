@@ -166,3 +166,56 @@ func TestWaitIgnoresCopiesOlderThanTheApply(t *testing.T) {
 		t.Fatalf("an older copy was read: %+v", res)
 	}
 }
+
+// A retained kind stays watched with no wait, and WatchedObject reads its
+// labelled objects from the watch: present ones as they are, absent and
+// unlabelled ones not at all.
+func TestRetainedWatchAnswersForItsKind(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	w := newWatcher(t)
+	ref := func(name string) ssa.ObjectRef {
+		return ssa.ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: ns, Name: name}
+	}
+	labelled := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "labelled", Namespace: ns, Labels: map[string]string{ownerLabel: "x"}}}
+	plain := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "plain", Namespace: ns}}
+	for _, cm := range []*corev1.ConfigMap{labelled, plain} {
+		if err := env.Client.Create(ctx, cm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := w.WatchedObject(ref("labelled")); ok {
+		t.Error("an object read before its kind is watched")
+	}
+	w.Retain(ref("labelled").GroupVersionKind())
+	w.Retain(ref("labelled").GroupVersionKind())
+	if w.Watches() != 1 {
+		t.Errorf("%d watches, want 1", w.Watches())
+	}
+	deadline := time.Now().Add(time.Minute)
+	var got metav1.Object
+	for got == nil {
+		if o, ok := w.WatchedObject(ref("labelled")); ok && o.GetResourceVersion() == labelled.ResourceVersion {
+			got = o
+		} else if time.Now().After(deadline) {
+			t.Fatal("the retained watch never showed the labelled object")
+		} else {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for _, name := range []string{"plain", "absent"} {
+		if o, ok := w.WatchedObject(ref(name)); ok {
+			t.Errorf("%s: read from the watch: %v", name, o)
+		}
+	}
+	// With Linger 0, a wait's watch stops as the wait ends; a retained
+	// one runs on.
+	owner := types.NamespacedName{Namespace: ns, Name: "owner"}
+	if err := w.Start(owner, Spec{Targets: []Target{{Ref: ref("labelled")}}, Token: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	w.Stop(owner)
+	if w.Watches() != 1 {
+		t.Errorf("%d watches after the wait stopped, want the retained 1", w.Watches())
+	}
+}

@@ -36,6 +36,7 @@ const fullListThreshold = 20
 //   - when fullListThreshold or more of them are unknown (as after a
 //     restart), a List of the full objects replaces their reads.
 //
+// An object the Cache knows that m.Watched shows unchanged costs nothing.
 // The items of other groups (a new Kustomization's, objects changed in
 // Git) are left unknown: the dry-run that validates each of them says
 // whether it exists (see probe), which saves the List. Where a List is
@@ -52,6 +53,12 @@ func (m *Manager) lookupLive(ctx context.Context, items []*item) {
 			// The type is not served yet, so no such object exists.
 			it.liveKnown = true
 			continue
+		}
+		if m.Watched != nil && m.Cache.known(it.ref, it.digest) {
+			if o, ok := m.Watched.WatchedObject(it.ref); ok && m.Cache.hit(it.ref, it.digest, o) {
+				it.liveKnown, it.liveMeta = true, o
+				continue
+			}
 		}
 		k := key{it.ref.GroupVersionKind(), it.ref.Namespace}
 		if _, ok := groups[k]; !ok {

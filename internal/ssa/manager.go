@@ -20,6 +20,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
@@ -46,6 +47,13 @@ type Manager struct {
 	// changed since the last apply. Nil disables skipping.
 	Cache *Cache
 
+	// Watched, when set, reads objects from watches the caller keeps (the
+	// objects that carry OwnerLabels, by kind): an object the Cache knows
+	// that the watch shows with the same resourceVersion costs no request
+	// at all. The watch may lag behind an edit made a moment ago; that
+	// drift is found by the next apply.
+	Watched Watched
+
 	// Concurrency bounds the requests in flight during an apply, a prune
 	// or a wait. Zero means DefaultConcurrency.
 	Concurrency int
@@ -54,6 +62,13 @@ type Manager struct {
 	// Wait waits for (the first comes after 250ms, and the delay doubles
 	// up to it). Zero means DefaultPollInterval.
 	PollInterval time.Duration
+}
+
+// Watched reads an object from a watch. ok is false when the watch has not
+// got it (not running, not synced yet, or the object is absent or lost its
+// labels): the caller then reads the cluster.
+type Watched interface {
+	WatchedObject(ref ObjectRef) (obj metav1.Object, ok bool)
 }
 
 // Defaults of a Manager's tunables.

@@ -11,9 +11,11 @@ import (
 	"sync"
 	"time"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -309,6 +311,10 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) error {
 	s.manager = ssa.New(c, kustomizev1.FieldManager, ssa.KustomizationOwner(obj.Name, obj.Namespace))
 	s.manager.Cache = r.cacheFor(obj, target)
 	s.manager.Concurrency = r.applyConcurrency()
+	local := r.Health != nil && obj.Spec.KubeConfig == nil
+	if local {
+		s.manager.Watched = r.Health
+	}
 	if r.alreadyWaiting(s) {
 		// This revision and spec are applied; what is left is the wait.
 		s.resumed = true
@@ -327,7 +333,26 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) error {
 	}
 	obj.Status.LastAppliedRevision = s.revision
 	obj.Status.LastAppliedOriginRevision = s.originRevision
+	if local {
+		retainWatches(r.Health, cs)
+	}
 	return nil
+}
+
+// retainWatches keeps a watch running for each kind applied, so that the
+// next reconciles find the objects unchanged without a request (see
+// ssa.Manager.Watched). CustomResourceDefinitions are left out: their
+// schemas are large, few, and rarely reconciled for nothing.
+func retainWatches(w *health.Watcher, cs *ssa.ChangeSet) {
+	seen := map[schema.GroupVersionKind]bool{}
+	for _, e := range cs.Entries {
+		gvk := e.Ref.GroupVersionKind()
+		if seen[gvk] || gvk.Kind == "CustomResourceDefinition" && gvk.Group == apiextensionsv1.GroupName {
+			continue
+		}
+		seen[gvk] = true
+		w.Retain(gvk)
+	}
 }
 
 // applyConcurrency is how many requests one apply keeps in flight.

@@ -323,8 +323,8 @@ func TestWaitResumesAfterRestartWithoutApply(t *testing.T) {
 
 // A requested reconcile with nothing new (same revision, spec, objects
 // unchanged and healthy; the Deployment's status written since by its
-// controller) makes no dry-run, no write to an applied object and no
-// health read: at most one status patch.
+// controller) makes no dry-run, no write to an applied object, no health
+// read and no read of the applied objects: at most one status patch.
 func TestNoopReconcileWritesNothing(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t)
@@ -369,6 +369,15 @@ func TestNoopReconcileWritesNothing(t *testing.T) {
 	})
 	if len(reads) > 0 {
 		t.Errorf("health reads:\n%s", strings.Join(reads, "\n"))
+	}
+	// The watches the controller keeps of the kinds it applied show the
+	// objects unchanged: no List or read of them either.
+	lists := s.requests.matching(func(verb, path string) bool {
+		return verb == http.MethodGet && strings.Contains(path, "/namespaces/"+ns+"/") &&
+			(strings.Contains(path, "/configmaps") || strings.Contains(path, "/deployments"))
+	})
+	if len(lists) > 0 {
+		t.Errorf("reads of the applied objects:\n%s", strings.Join(lists, "\n"))
 	}
 	patches := s.requests.matching(func(verb, path string) bool {
 		return verb != http.MethodGet && strings.Contains(path, "/kustomizations/")
