@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/pprof"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -82,4 +85,32 @@ func profile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// heapProfile writes the heap profile of phase into c.heapProfile+"."+phase,
+// when asked for: the controller's, from its --pprof-addr, or with
+// -in-process the bench's own.
+func heapProfile(c config, phase string) error {
+	if c.heapProfile == "" {
+		return nil
+	}
+	f, err := os.Create(c.heapProfile + "." + phase)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if c.inProcess {
+		goruntime.GC()
+		return pprof.WriteHeapProfile(f)
+	}
+	resp, err := http.Get("http://" + c.pprofAddr + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("heap profile: %s", resp.Status)
+	}
+	_, err = io.Copy(f, resp.Body)
+	return err
 }

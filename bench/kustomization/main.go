@@ -64,6 +64,8 @@ type config struct {
 	inProcess    bool
 	measureBuild bool
 	cpuProfile   string
+	heapProfile  string
+	pprofAddr    string // the controller's --pprof-addr, with heapProfile
 	apiProfile   string
 	apiSeconds   int
 }
@@ -82,6 +84,7 @@ func main() {
 	flag.StringVar(&c.logs, "logs", "", "file for the controller's logs (discarded when empty)")
 	flag.BoolVar(&c.measureBuild, "measure-build", true, "large: also time the kustomize build of the objects on its own")
 	flag.BoolVar(&c.inProcess, "in-process", false, "run the controllers in the bench process (for -cpuprofile; memory figures are then not the controller's alone)")
+	flag.StringVar(&c.heapProfile, "heapprofile", "", "wait scenario: the controller's heap profiles into FILE.ready (all Ready) and FILE.round (after the nothing-changed round); go tool pprof reads them")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "with -in-process: CPU profile of the measured phase (the many scenario, or the unchanged reconciles)")
 	flag.StringVar(&c.apiProfile, "apiserver-profile", "", "many: CPU profile of kube-apiserver (its /debug/pprof/profile) from the first Kustomization's creation on")
 	flag.IntVar(&c.apiSeconds, "apiserver-profile-seconds", 20, "length of the -apiserver-profile")
@@ -212,6 +215,9 @@ func startController(c config, env *testenv.Env, work string) (*exec.Cmd, string
 		"--kubeconfig=" + kubeconfig, "--controllers=source,kustomize",
 		"--storage-path=" + filepath.Join(work, "storage"), "--storage-addr=" + storage, "--storage-adv-addr=" + storage,
 		"--metrics-addr=" + metrics, "--health-addr=127.0.0.1:" + ports[2], "--log-level=error", "--log-encoding=console",
+	}
+	if c.pprofAddr != "" {
+		args = append(args, "--pprof-addr="+c.pprofAddr)
 	}
 	if c.concurrent > 0 {
 		args = append(args, "--concurrent="+strconv.Itoa(c.concurrent))

@@ -87,6 +87,13 @@ func runWait(ctx context.Context, c config, work string) error {
 	}
 	fmt.Printf("wait: %d Git repositories seeded in %s\n", map[bool]int{true: c.count, false: 1}[c.source == "per"], time.Since(seedStart).Round(time.Millisecond))
 
+	if c.heapProfile != "" && !c.inProcess {
+		ports, err := freePorts(1)
+		if err != nil {
+			return err
+		}
+		c.pprofAddr = "127.0.0.1:" + ports[0]
+	}
 	ctrlProc, metricsURL, err := startController(c, env, work)
 	if err != nil {
 		return err
@@ -164,6 +171,9 @@ func runWait(ctx context.Context, c config, work string) error {
 	if err := report(env, metricsURL, pid, "wait", apiBefore, ctrlBefore, cpuBefore); err != nil {
 		return err
 	}
+	if err := heapProfile(c, "ready"); err != nil {
+		return err
+	}
 
 	// A requested reconcile of every Kustomization, with nothing changed.
 	if apiBefore, err = apiserverMetrics(env); err != nil {
@@ -196,7 +206,10 @@ func runWait(ctx context.Context, c config, work string) error {
 		return err
 	}
 	fmt.Printf("wait:   writes to the applied objects (API server, dry-runs included): %s\n", appliedWrites(delta(apiBefore, apiAfter)))
-	return report(env, metricsURL, pid, "noop", apiBefore, ctrlBefore, cpuBefore)
+	if err := report(env, metricsURL, pid, "noop", apiBefore, ctrlBefore, cpuBefore); err != nil {
+		return err
+	}
+	return heapProfile(c, "round")
 }
 
 // report prints the requests since the snapshots (the API server's by

@@ -86,6 +86,7 @@ func run() error {
 		Client:                        runtime.ClientOptions(),
 		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:        opts.HealthAddr,
+		PprofBindAddress:              opts.PprofAddr,
 		LeaderElection:                opts.LeaderElect,
 		LeaderElectionID:              "gotk-" + strings.Join(names, "-"),
 		LeaderElectionNamespace:       namespace,

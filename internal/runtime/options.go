@@ -27,6 +27,7 @@ type Options struct {
 	KubeAPIBurst      int
 	MetricsAddr       string
 	HealthAddr        string
+	PprofAddr         string
 	LeaderElect       bool
 	LogLevel          string
 	LogEncoding       string
@@ -88,6 +89,8 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of requests the controller may send to the API server.")
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", o.MetricsAddr, "Address the Prometheus metrics endpoint listens on; 0 disables it.")
 	fs.StringVar(&o.HealthAddr, "health-addr", o.HealthAddr, "Address the /healthz and /readyz probes listen on.")
+	fs.StringVar(&o.PprofAddr, "pprof-addr", o.PprofAddr,
+		"Address the Go profiles (/debug/pprof/) listen on, such as 127.0.0.1:6060; empty disables them.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect,
 		"Elect a leader among replicas so that only one reconciles at a time.")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "Log level: debug, info or error (or trace).")
