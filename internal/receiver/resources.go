@@ -25,18 +25,18 @@ import (
 // defaultVersions are the group/versions that a resource without
 // apiVersion is looked up in, by kind.
 var defaultVersions = map[string]schema.GroupVersion{
-	sourcev1.GitRepositoryKind:                sourcev1.GroupVersion,
-	sourcev1.OCIRepositoryKind:                sourcev1.GroupVersion,
-	sourcev1.HelmRepositoryKind:               sourcev1.GroupVersion,
-	sourcev1.HelmChartKind:                    sourcev1.GroupVersion,
-	sourcev1.BucketKind:                       sourcev1.GroupVersion,
-	sourcev1.ExternalArtifactKind:             sourcev1.GroupVersion,
-	sourceextv1beta1.ArtifactGeneratorKind:    sourceextv1beta1.GroupVersion,
-	kustomizev1.KustomizationKind:             kustomizev1.GroupVersion,
-	helmv2.HelmReleaseKind:                    helmv2.GroupVersion,
-	imagev1.ImageRepositoryKind:               imagev1.GroupVersion,
-	imagev1.ImagePolicyKind:                   imagev1.GroupVersion,
-	imagev1.ImageUpdateAutomationKind:         imagev1.GroupVersion,
+	sourcev1.GitRepositoryKind:             sourcev1.GroupVersion,
+	sourcev1.OCIRepositoryKind:             sourcev1.GroupVersion,
+	sourcev1.HelmRepositoryKind:            sourcev1.GroupVersion,
+	sourcev1.HelmChartKind:                 sourcev1.GroupVersion,
+	sourcev1.BucketKind:                    sourcev1.GroupVersion,
+	sourcev1.ExternalArtifactKind:          sourcev1.GroupVersion,
+	sourceextv1beta1.ArtifactGeneratorKind: sourceextv1beta1.GroupVersion,
+	kustomizev1.KustomizationKind:          kustomizev1.GroupVersion,
+	helmv2.HelmReleaseKind:                 helmv2.GroupVersion,
+	imagev1.ImageRepositoryKind:            imagev1.GroupVersion,
+	imagev1.ImagePolicyKind:                imagev1.GroupVersion,
+	imagev1.ImageUpdateAutomationKind:      imagev1.GroupVersion,
 }
 
 // ResourceGVK returns the kind of objects a resource entry names.
