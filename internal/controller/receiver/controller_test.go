@@ -183,3 +183,17 @@ func TestWildcardMatchLabelsAndResourceFilter(t *testing.T) {
 	wantNotRequested(t, ns, "web-a")
 	wantNotRequested(t, ns, "db")
 }
+
+func TestFailedDeliveryCanBeRetried(t *testing.T) {
+	ns := env.Namespace(t)
+	url, token := newReceiver(t, ns, notificationv1.GenericHMACReceiver, nil)
+	body := []byte(`{"image":"ghcr.io/org/app:v2"}`)
+	h := headers("Content-Type", "application/json", "X-Signature", sha256Sig(token, body))
+	// The Bucket does not exist yet: the delivery fails...
+	wantStatus(t, url, h, body, http.StatusInternalServerError)
+	newBucket(t, ns, "target", nil)
+	// ...and the sender's retry of the same body is no replay.
+	wantStatus(t, url, h, body, http.StatusOK)
+	wantRequested(t, ns, "target")
+	wantStatus(t, url, h, body, http.StatusConflict)
+}
