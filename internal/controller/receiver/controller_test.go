@@ -197,3 +197,34 @@ func TestFailedDeliveryCanBeRetried(t *testing.T) {
 	wantRequested(t, ns, "target")
 	wantStatus(t, url, h, body, http.StatusConflict)
 }
+
+func TestLabelledTokenSecretChangeMovesThePathAtOnce(t *testing.T) {
+	ns := env.Namespace(t)
+	create(t, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "webhook-token", Namespace: ns, Labels: map[string]string{meta.WatchLabel: meta.WatchLabelEnabled}},
+		Data:       map[string][]byte{"token": []byte("first")},
+	})
+	create(t, &notificationv1.Receiver{
+		ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns},
+		Spec: notificationv1.ReceiverSpec{
+			Type: notificationv1.GenericReceiver, SecretRef: &meta.LocalObjectReference{Name: "webhook-token"},
+			Resources: []notificationv1.ReceiverResource{bucketResource("target")},
+		},
+	})
+	waitReceiver(t, receiverKey(ns), "at the first token's path", func(r *notificationv1.Receiver) bool {
+		return r.Status.WebhookPath == notificationv1.WebhookPath("first", "hook", ns)
+	})
+	secret := &corev1.Secret{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "webhook-token"}, secret); err != nil {
+		t.Fatal(err)
+	}
+	secret.Data["token"] = []byte("second")
+	if err := env.Client.Update(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	// The interval is 10 minutes: only the watch on the labelled Secret
+	// moves the path within the wait.
+	waitReceiver(t, receiverKey(ns), "at the second token's path", func(r *notificationv1.Receiver) bool {
+		return r.Status.WebhookPath == notificationv1.WebhookPath("second", "hook", ns)
+	})
+}
