@@ -26,7 +26,7 @@ var receiverKind = mustKind(notificationv1.ReceiverKind)
 var receiverTypes = []string{
 	notificationv1.GenericReceiver, notificationv1.GenericHMACReceiver, notificationv1.GitHubReceiver,
 	notificationv1.GitLabReceiver, notificationv1.BitbucketReceiver, notificationv1.HarborReceiver,
-	notificationv1.DockerHubReceiver, notificationv1.QuayReceiver, notificationv1.NexusReceiver,
+	notificationv1.DockerHubReceiver, notificationv1.QuayReceiver, notificationv1.GCRReceiver, notificationv1.NexusReceiver,
 	notificationv1.ACRReceiver, notificationv1.CDEventsReceiver,
 }
 
@@ -199,9 +199,9 @@ func runCreateReceiver(ctx context.Context, c *cli, f *receiverFlags, obj *notif
 }
 
 type secretReceiverFlags struct {
-	token  string
-	export bool
-	labels []string
+	token, email, audience string
+	export                 bool
+	labels                 []string
 }
 
 func newCreateSecretReceiverCmd(c *cli) *cobra.Command {
@@ -212,7 +212,9 @@ func newCreateSecretReceiverCmd(c *cli) *cobra.Command {
 		Long: `Create or update a Secret with the "token" key that a Receiver reads: the
 shared secret the sender signs its webhooks with (GitHub, Bitbucket, Nexus,
 generic-hmac) or sends as is (GitLab's X-Gitlab-Token, Harbor's Authorization
-header). The token also seeds the Receiver's webhook path.
+header). The token also seeds the Receiver's webhook path. A gcr Receiver also
+reads "email" (--email: the service account of the Pub/Sub push subscription)
+and "audience" (--audience: the audience its tokens carry).
 
 Without --token a random one of 40 hex digits is generated. The token is never
 printed; read it back to configure the sender:
@@ -222,7 +224,11 @@ printed; read it back to configure the sender:
   gotk create secret receiver github-token
 
   # A token of your own
-  gotk create secret receiver github-token --token="$WEBHOOK_SECRET"`,
+  gotk create secret receiver github-token --token="$WEBHOOK_SECRET"
+
+  # For a gcr Receiver
+  gotk create secret receiver gcr-token --email=push@my-project.iam.gserviceaccount.com \
+    --audience=https://gotk-webhook.example.com`,
 		Args: exactlyOneName("Secret"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			token := f.token
@@ -239,7 +245,14 @@ printed; read it back to configure the sender:
 				return err
 			}
 			ns := c.objectNamespace(cmd)
-			s := newSecret(args[0], ns, labels, map[string][]byte{"token": []byte(token)})
+			if (f.email == "") != (f.audience == "") {
+				return errors.New("--email and --audience go together: a gcr Receiver needs both")
+			}
+			data := map[string][]byte{"token": []byte(token)}
+			if f.email != "" {
+				data["email"], data["audience"] = []byte(f.email), []byte(f.audience)
+			}
+			s := newSecret(args[0], ns, labels, data)
 			if err := exportOrApplySecret(cmd.Context(), c, f.export, s); err != nil {
 				return err
 			}
@@ -251,6 +264,8 @@ printed; read it back to configure the sender:
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.token, "token", "", "The token; a random one is generated when not given.")
+	fl.StringVar(&f.email, "email", "", "gcr: service account email of the Pub/Sub push subscription.")
+	fl.StringVar(&f.audience, "audience", "", "gcr: audience of the push subscription's tokens.")
 	fl.BoolVar(&f.export, "export", false, "Print the Secret as YAML instead of applying it.")
 	fl.StringSliceVar(&f.labels, "label", nil, "Labels to set, as key=value (repeat the flag or separate with commas).")
 	return cmd

@@ -67,11 +67,15 @@ type Server struct {
 	ReplayWindow time.Duration
 	// NoCrossNamespaceRefs refuses resources in other namespaces.
 	NoCrossNamespaceRefs bool
-	Log                  logr.Logger
+	// GoogleCertsURL is the JWK set that gcr receivers check tokens
+	// with; GoogleCertsURL (Google's) when empty.
+	GoogleCertsURL string
+	Log            logr.Logger
 	// now is the clock; time.Now when nil.
 	now func() time.Time
 
 	replays *replayCache
+	google  *googleKeys
 }
 
 // NeedLeaderElection is false: every replica answers webhooks.
@@ -122,6 +126,13 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.Reader == nil {
 		s.Reader = s.Client
+	}
+	if s.google == nil {
+		url := s.GoogleCertsURL
+		if url == "" {
+			url = GoogleCertsURL
+		}
+		s.google = &googleKeys{url: url, client: &http.Client{Timeout: 10 * time.Second}}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc(notificationv1.ReceiverWebhookPathPrefix, s.serveHook)
@@ -208,18 +219,24 @@ func (s *Server) handleReceiver(ctx context.Context, obj *notificationv1.Receive
 	if obj.Spec.SecretRef == nil {
 		return reply{http.StatusServiceUnavailable, fmt.Sprintf("receiver %s/%s has no spec.secretRef", obj.Namespace, obj.Name)}
 	}
-	token, err := s.token(ctx, obj)
+	secret, err := Credentials(ctx, s.Reader, obj)
 	if err != nil {
 		log.Error(err, "read token")
 		return reply{http.StatusServiceUnavailable, fmt.Sprintf("receiver %s/%s has no token", obj.Namespace, obj.Name)}
 	}
+	token := string(secret["token"])
 	// A path that the current token no longer gives is stale: the token
 	// was rotated and the status not updated yet.
 	if obj.WebhookPath(token) != path {
 		return reply{http.StatusNotFound, "no receiver at this path"}
 	}
 
-	d, err := verify(obj.Spec.Type, obj.Spec.Events, token, h, body)
+	var d delivery
+	if obj.Spec.Type == notificationv1.GCRReceiver {
+		d, err = s.verifyGCR(ctx, obj.Spec.Events, secret, h, body)
+	} else {
+		d, err = verify(obj.Spec.Type, obj.Spec.Events, token, h, body)
+	}
 	switch {
 	case errors.Is(err, errUnauthorized):
 		return reply{http.StatusUnauthorized, err.Error()}
@@ -227,6 +244,8 @@ func (s *Server) handleReceiver(ctx context.Context, obj *notificationv1.Receive
 		return reply{http.StatusBadRequest, err.Error()}
 	case errors.Is(err, errUnsupported):
 		return reply{http.StatusNotImplemented, err.Error()}
+	case errors.Is(err, errMisconfigured):
+		return reply{http.StatusServiceUnavailable, err.Error()}
 	case errors.Is(err, errIgnored):
 		log.V(1).Info("event ignored", "event", d.event)
 		return reply{http.StatusOK, err.Error() + "; nothing reconciled"}
@@ -269,24 +288,26 @@ func (s *Server) handleReceiver(ctx context.Context, obj *notificationv1.Receive
 	return reply{http.StatusOK, fmt.Sprintf("reconciliation requested for %d resources", len(targets))}
 }
 
-// token reads the "token" key of the Receiver's Secret.
-func (s *Server) token(ctx context.Context, obj *notificationv1.Receiver) (string, error) {
-	return Token(ctx, s.Reader, obj)
-}
-
-// Token reads the "token" key of a Receiver's spec.secretRef.
-func Token(ctx context.Context, c client.Reader, obj *notificationv1.Receiver) (string, error) {
+// Credentials reads the Secret of a Receiver's spec.secretRef and checks
+// that it holds the "token" key, and for a gcr Receiver "email" and
+// "audience" too.
+func Credentials(ctx context.Context, c client.Reader, obj *notificationv1.Receiver) (map[string][]byte, error) {
 	if obj.Spec.SecretRef == nil {
-		return "", errors.New("spec.secretRef is not set")
+		return nil, errors.New("spec.secretRef is not set")
 	}
 	secret := &corev1.Secret{}
 	key := client.ObjectKey{Namespace: obj.Namespace, Name: obj.Spec.SecretRef.Name}
 	if err := c.Get(ctx, key, secret); err != nil {
-		return "", fmt.Errorf("secret '%s': %w", key, err)
+		return nil, fmt.Errorf("secret '%s': %w", key, err)
 	}
-	token, ok := secret.Data["token"]
-	if !ok || len(token) == 0 {
-		return "", fmt.Errorf("secret '%s' has no 'token' key", key)
+	want := []string{"token"}
+	if obj.Spec.Type == notificationv1.GCRReceiver {
+		want = append(want, "email", "audience")
 	}
-	return string(token), nil
+	for _, k := range want {
+		if len(secret.Data[k]) == 0 {
+			return nil, fmt.Errorf("secret '%s' has no '%s' key", key, k)
+		}
+	}
+	return secret.Data, nil
 }

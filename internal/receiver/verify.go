@@ -47,6 +47,9 @@ var (
 	errIgnored = errors.New("event ignored")
 	// errUnsupported: a type this build cannot verify (501).
 	errUnsupported = errors.New("unsupported")
+	// errMisconfigured: the Receiver's Secret lacks what its type needs
+	// (503).
+	errMisconfigured = errors.New("misconfigured")
 )
 
 // verify checks a request for a Receiver of type typ with its token and
@@ -205,7 +208,7 @@ func verify(typ string, events []string, token string, h http.Header, body []byt
 		}
 		return d, allowed(events, d.event)
 
-	case notificationv1.GCRReceiver, notificationv1.GenericOIDCReceiver:
+	case notificationv1.GenericOIDCReceiver:
 		return d, fmt.Errorf("%w: %s", errUnsupported, unsupportedMessage(typ))
 	}
 	return d, fmt.Errorf("%w: unknown receiver type %q", errUnsupported, typ)
@@ -214,8 +217,7 @@ func verify(typ string, events []string, token string, h http.Header, body []byt
 // Unsupported returns why a Receiver of type typ cannot work in this
 // build, or "" when it can.
 func Unsupported(typ string) string {
-	switch typ {
-	case notificationv1.GCRReceiver, notificationv1.GenericOIDCReceiver:
+	if typ == notificationv1.GenericOIDCReceiver {
 		return unsupportedMessage(typ)
 	}
 	return ""
@@ -223,9 +225,6 @@ func Unsupported(typ string) string {
 
 func unsupportedMessage(typ string) string {
 	switch typ {
-	case notificationv1.GCRReceiver:
-		return "type gcr is not supported: it authenticates Pub/Sub pushes by Google-signed OIDC tokens, which gotk does not verify yet; " +
-			"push Artifact Registry events through a generic-hmac Receiver instead (see docs/receivers.md)"
 	case notificationv1.GenericOIDCReceiver:
 		return "type generic-oidc is not supported: gotk does not verify OIDC tokens yet; use generic-hmac (see docs/receivers.md)"
 	}

@@ -71,14 +71,14 @@ func (r *Reconciler) reconcilePath(ctx context.Context, obj *notificationv1.Rece
 	if err := receiver.Validate(obj, r.NoCrossNamespaceRefs); err != nil {
 		return runtime.Stalling(notificationv1.ValidationFailedReason, err)
 	}
-	token, err := receiver.Token(ctx, r.APIReader, obj)
+	secret, err := receiver.Credentials(ctx, r.APIReader, obj)
 	if err != nil {
 		// The old path stops working: the server recomputes it from the
 		// token it reads, and finds none.
 		obj.Status.WebhookPath = ""
 		return runtime.Waiting(notificationv1.TokenNotFoundReason, r.tokenRequeue(obj), err)
 	}
-	obj.Status.WebhookPath = obj.WebhookPath(token)
+	obj.Status.WebhookPath = obj.WebhookPath(string(secret["token"]))
 	return nil
 }
 

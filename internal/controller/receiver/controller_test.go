@@ -117,14 +117,14 @@ func TestWildcardWithoutMatchLabelsStalls(t *testing.T) {
 	waitReceiver(t, receiverKey(ns), "stalled", func(r *notificationv1.Receiver) bool { return runtime.IsStalled(r) })
 }
 
-func TestGCRReceiverStallsWithReason(t *testing.T) {
+func TestGenericOIDCReceiverStallsWithReason(t *testing.T) {
 	ns := env.Namespace(t)
-	env.CreateSecret(t, ns, "webhook-token", map[string][]byte{"token": []byte("t")})
 	create(t, &notificationv1.Receiver{
 		ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns},
 		Spec: notificationv1.ReceiverSpec{
-			Type: notificationv1.GCRReceiver, SecretRef: &meta.LocalObjectReference{Name: "webhook-token"},
-			Resources: []notificationv1.ReceiverResource{bucketResource("target")},
+			Type:          notificationv1.GenericOIDCReceiver,
+			OIDCProviders: []notificationv1.OIDCProvider{{IssuerURL: "https://token.actions.githubusercontent.com", Validations: []notificationv1.OIDCValidation{{Expression: "true", Message: "m"}}}},
+			Resources:     []notificationv1.ReceiverResource{bucketResource("target")},
 		},
 	})
 	got := waitReceiver(t, receiverKey(ns), "stalled", func(r *notificationv1.Receiver) bool { return runtime.IsStalled(r) })

@@ -136,13 +136,20 @@ func startManager(ctx context.Context, wg *sync.WaitGroup, e *testenv.Env) error
 		return err
 	}
 	hookBase = "http://" + hookLn.Addr().String()
+	certsURL, err := startGoogleCerts()
+	if err != nil {
+		return err
+	}
 	if err := mgr.Add(&receiver.Server{
 		Listener:     hookLn,
 		Client:       mgr.GetClient(),
 		Reader:       mgr.GetAPIReader(),
 		MaxBodySize:  maxBody,
 		ReplayWindow: time.Hour,
-		Log:          mgr.GetLogger().WithName("receiver-server"),
+		// gcr tokens are signed by googleKey, whose JWK set is served
+		// on loopback.
+		GoogleCertsURL: certsURL,
+		Log:            mgr.GetLogger().WithName("receiver-server"),
 	}); err != nil {
 		return err
 	}
