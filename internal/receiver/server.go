@@ -258,6 +258,12 @@ func (s *Server) handleReceiver(ctx context.Context, obj *notificationv1.Receive
 		return reply{http.StatusOK, "pong"}
 	}
 
+	// A spec that cannot work (the Receiver stalls on it) keeps its
+	// published path: say so rather than fail as the server.
+	if err := Validate(obj, s.NoCrossNamespaceRefs); err != nil {
+		return reply{http.StatusServiceUnavailable, fmt.Sprintf("receiver %s/%s is not ready: %v", obj.Namespace, obj.Name, err)}
+	}
+
 	// Replays are refused only where the token signs the body: for the
 	// other types, whoever can replay a request can forge one.
 	var keys [][32]byte

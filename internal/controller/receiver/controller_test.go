@@ -228,3 +228,24 @@ func TestLabelledTokenSecretChangeMovesThePathAtOnce(t *testing.T) {
 		return r.Status.WebhookPath == notificationv1.WebhookPath("second", "hook", ns)
 	})
 }
+
+func TestBrokenSpecOnAPublishedPathAnswersUnavailable(t *testing.T) {
+	ns := env.Namespace(t)
+	newBucket(t, ns, "target", nil)
+	url, _ := newReceiver(t, ns, notificationv1.GenericReceiver, nil)
+	obj := &notificationv1.Receiver{}
+	if err := env.Client.Get(context.Background(), receiverKey(ns), obj); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(obj.DeepCopy())
+	obj.Spec.ResourceFilter = `res.metadata.name +`
+	if err := env.Client.Patch(context.Background(), obj, patch); err != nil {
+		t.Fatal(err)
+	}
+	waitReceiver(t, receiverKey(ns), "stalled", func(r *notificationv1.Receiver) bool { return runtime.IsStalled(r) })
+	eventually(t, "the server to answer 503", func() bool {
+		code, _ := post(t, url, nil, nil)
+		return code == http.StatusServiceUnavailable
+	})
+	wantNotRequested(t, ns, "target")
+}
