@@ -150,12 +150,17 @@ func TestSuspendedReceiverRefusesAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The server reads Receivers from the manager's cache: wait until it
-	// sees the suspension.
+	// sees the suspension (the calls before may still be accepted), then
+	// check that calls change nothing.
 	eventually(t, "the server to see the suspension", func() bool {
 		code, _ := post(t, url, nil, nil)
 		return code == http.StatusServiceUnavailable
 	})
-	wantNotRequested(t, ns, "target")
+	before := requestedAt(t, ns, "target")
+	wantStatus(t, url, nil, nil, http.StatusServiceUnavailable)
+	if got := requestedAt(t, ns, "target"); got != before {
+		t.Fatalf("a suspended Receiver requested a reconcile: %q, was %q", got, before)
+	}
 	patch = client.MergeFrom(obj.DeepCopy())
 	obj.Spec.Suspend = false
 	if err := env.Client.Patch(context.Background(), obj, patch); err != nil {
@@ -165,7 +170,9 @@ func TestSuspendedReceiverRefusesAndResumes(t *testing.T) {
 		code, _ := post(t, url, nil, nil)
 		return code == http.StatusOK
 	})
-	wantRequested(t, ns, "target")
+	if got := requestedAt(t, ns, "target"); got == "" || got == before {
+		t.Fatalf("the resumed Receiver requested no reconcile (%q)", got)
+	}
 }
 
 func TestWildcardMatchLabelsAndResourceFilter(t *testing.T) {
