@@ -17,6 +17,7 @@ import (
 
 	"github.com/gotk-dev/gotk/internal/controller"
 	"github.com/gotk-dev/gotk/internal/controller/kustomization"
+	"github.com/gotk-dev/gotk/internal/controller/receiver"
 	"github.com/gotk-dev/gotk/internal/controller/source"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/scheme"
@@ -26,9 +27,13 @@ import (
 // sourceConfig holds the flags of the source controller alone.
 var sourceConfig = source.DefaultConfig()
 
+// receiverConfig holds the flags of the Receiver webhook server.
+var receiverConfig = receiver.DefaultConfig()
+
 func main() {
 	controller.Register("source", sourceConfig.Setup)
 	controller.Register("kustomize", kustomization.Setup)
+	controller.Register("notification", receiverConfig.Setup)
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "gotk-controller:", err)
 		os.Exit(1)
@@ -40,6 +45,7 @@ func run() error {
 	fs := pflag.NewFlagSet("gotk-controller", pflag.ContinueOnError)
 	opts.BindFlags(fs)
 	sourceConfig.BindFlags(fs)
+	receiverConfig.BindFlags(fs)
 	controllers := fs.String("controllers", "all",
 		"Comma-separated controllers to run: "+strings.Join(controller.Names, ", ")+"; or all.")
 	showVersion := fs.Bool("version", false, "Print the version and exit.")
@@ -56,6 +62,9 @@ func run() error {
 		return err
 	}
 	if err := sourceConfig.Validate(); err != nil {
+		return err
+	}
+	if err := receiverConfig.Validate(); err != nil {
 		return err
 	}
 	names, err := controller.Parse(*controllers)

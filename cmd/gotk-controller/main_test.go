@@ -68,11 +68,11 @@ func TestControllerRunsFromKubeconfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	health, metrics := freeAddr(t), freeAddr(t)
+	health, metrics, hooks := freeAddr(t), freeAddr(t), freeAddr(t)
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "--kubeconfig="+kubeconfig, "--health-addr="+health, "--metrics-addr="+metrics,
 		"--storage-addr=127.0.0.1:0", "--storage-path="+filepath.Join(dir, "storage"), "--log-encoding=console",
-		"--feature-gates=StrictPostBuildSubstitutions=true")
+		"--receiver-addr="+hooks, "--feature-gates=StrictPostBuildSubstitutions=true")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -93,6 +93,22 @@ func TestControllerRunsFromKubeconfig(t *testing.T) {
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	// The notification controller serves Receiver webhooks on
+	// --receiver-addr: a path no Receiver has is not found.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		resp, err := http.Post("http://"+hooks+"/hook/"+strings.Repeat("0", 64), "application/json", strings.NewReader("{}"))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("webhook server answered %d for an unknown path, want 404", resp.StatusCode)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no webhook server on --receiver-addr %s: %v\n%s", hooks, err, logs.String())
 		}
 	}
 

@@ -27,6 +27,7 @@ import (
 	"github.com/gotk-dev/gotk/internal/controller/gitrepository"
 	"github.com/gotk-dev/gotk/internal/controller/helmchart"
 	"github.com/gotk-dev/gotk/internal/controller/helmrepository"
+	"github.com/gotk-dev/gotk/internal/controller/receiver"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/testenv"
 )
@@ -114,6 +115,10 @@ func startObjects() error {
 	}
 	charts := &helmchart.Reconciler{Client: mgr.GetClient(), Storage: storage, Recorder: r.Recorder, Metrics: runtime.DefaultMetrics, DependencyRequeue: time.Second}
 	if err := charts.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	receivers := &receiver.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: r.Recorder, Metrics: runtime.DefaultMetrics}
+	if err := receivers.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -102,8 +102,8 @@ namespace, else to gotk-system: a source and a Kustomization created without
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	secret.AddCommand(newCreateSecretGitCmd(c), newCreateSecretHelmCmd(c))
-	cmd.AddCommand(source, newCreateKustomizationCmd(c), secret)
+	secret.AddCommand(newCreateSecretGitCmd(c), newCreateSecretHelmCmd(c), newCreateSecretReceiverCmd(c))
+	cmd.AddCommand(source, newCreateKustomizationCmd(c), secret, newCreateReceiverCmd(c))
 	return cmd
 }
 

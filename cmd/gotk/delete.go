@@ -65,7 +65,7 @@ source leaves what was applied from it, but its Kustomizations stop applying.`,
 
   # In a script
   gotk delete ks podinfo --silent`,
-	}))
+	}), newDeleteReceiverCmd(c, &silent))
 	return cmd
 }
 

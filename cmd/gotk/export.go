@@ -69,7 +69,7 @@ so are the annotations that record how the object was last changed
 
   # All of the namespace
   gotk export ks --all`,
-	}))
+	}), newExportReceiverCmd(c, &all))
 	return cmd
 }
 

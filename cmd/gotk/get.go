@@ -100,7 +100,7 @@ condition has the given status, such as ready=false.`,
 
   # Follow them as they reconcile
   gotk get ks --watch`,
-	}), newGetAllCmd(c, f))
+	}), newGetReceiversCmd(c, f), newGetAllCmd(c, f))
 	return cmd
 }
 

@@ -115,7 +115,7 @@ func addToggleKinds(c *cli, parent *cobra.Command, f *toggleFlags, resume bool) 
 
   # All of the namespace
   gotk %[1]s ks --all -n apps`, verb),
-	}))
+	}), newToggleReceiverCmd(c, f, resume))
 }
 
 func toggleKindCmd(c *cli, f *toggleFlags, k gotkKind, resume bool, cmd *cobra.Command) *cobra.Command {
