@@ -128,8 +128,11 @@ func checkHardened(t *testing.T, d *appsv1.Deployment) {
 		t.Errorf("%s: no memory request/limit", d.Name)
 	case ctr.LivenessProbe == nil || ctr.LivenessProbe.HTTPGet.Path != "/healthz" || ctr.ReadinessProbe.HTTPGet.Path != "/readyz":
 		t.Errorf("%s: probes %+v %+v", d.Name, ctr.LivenessProbe, ctr.ReadinessProbe)
-	case len(ctr.Env) != 1 || ctr.Env[0].Name != "RUNTIME_NAMESPACE" || ctr.Env[0].ValueFrom.FieldRef.FieldPath != "metadata.namespace":
+	case len(ctr.Env) != 3 || ctr.Env[0].Name != "RUNTIME_NAMESPACE" || ctr.Env[0].ValueFrom.FieldRef.FieldPath != "metadata.namespace":
 		t.Errorf("%s: env %+v", d.Name, ctr.Env)
+	case ctr.Env[1].Name != "GOMAXPROCS" || ctr.Env[1].ValueFrom.ResourceFieldRef.Resource != "limits.cpu" ||
+		ctr.Env[2].Name != "GOMEMLIMIT" || ctr.Env[2].ValueFrom.ResourceFieldRef.Resource != "limits.memory":
+		t.Errorf("%s: the Go runtime does not follow the container's limits: env %+v", d.Name, ctr.Env)
 	}
 	mounts := map[string]bool{}
 	for _, vm := range ctr.VolumeMounts {

@@ -160,6 +160,15 @@ func (o Options) deployment(d deployment) *appsv1.Deployment {
 							ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{
 								APIVersion: "v1", FieldPath: "metadata.namespace",
 							}},
+						}, {
+							// The Go runtime sizes its threads and its
+							// garbage collection to the container's limits
+							// rather than the node's.
+							Name:      "GOMAXPROCS",
+							ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.cpu"}},
+						}, {
+							Name:      "GOMEMLIMIT",
+							ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory"}},
 						}},
 						Ports:          ports,
 						LivenessProbe:  probe("/healthz"),
