@@ -112,4 +112,3 @@ func PullOCIChart(c *registry.Client, ref, version, file string) (string, error)
 	}
 	return layer.Digest.String(), nil
 }
-
