@@ -27,6 +27,8 @@ type IndexCache struct {
 	// order lists the digests from least to most recently used.
 	order []string
 	reads int
+	// readsOf counts the reads of each cached digest.
+	readsOf map[string]int
 }
 
 type cachedIndex struct {
@@ -40,7 +42,7 @@ func NewIndexCache(size int) *IndexCache {
 	if size < 1 {
 		size = 1
 	}
-	return &IndexCache{max: size, entries: map[string]*cachedIndex{}}
+	return &IndexCache{max: size, entries: map[string]*cachedIndex{}, readsOf: map[string]int{}}
 }
 
 // Reads returns how many times an index was read from storage.
@@ -48,6 +50,14 @@ func (c *IndexCache) Reads() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.reads
+}
+
+// ReadsOf returns how many times the index of digest was read from
+// storage while it stayed cached.
+func (c *IndexCache) ReadsOf(digest string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readsOf[digest]
 }
 
 // Lookup returns the versions of chart name in the index artifact of
@@ -61,6 +71,7 @@ func (c *IndexCache) Lookup(digest, file, source, name string) ([]IndexEntry, er
 		e = &cachedIndex{ready: make(chan struct{})}
 		c.entries[digest] = e
 		c.reads++
+		c.readsOf[digest]++
 	}
 	c.touch(digest)
 	c.mu.Unlock()
@@ -98,6 +109,7 @@ func (c *IndexCache) touch(digest string) {
 	c.order = append(c.order, digest)
 	for len(c.order) > c.max {
 		delete(c.entries, c.order[0])
+		delete(c.readsOf, c.order[0])
 		c.order = c.order[1:]
 	}
 }
