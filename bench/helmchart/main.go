@@ -30,6 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
 	"helm.sh/helm/v4/pkg/chart/common"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
@@ -37,6 +38,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
@@ -53,13 +55,14 @@ type config struct {
 
 func main() {
 	var c config
-	flag.IntVar(&c.charts, "charts", 3000, "charts in the generated index")
+	flag.IntVar(&c.charts, "charts", 2500, "charts in the generated index")
 	flag.IntVar(&c.versions, "versions", 25, "versions of each chart in the index")
 	flag.IntVar(&c.count, "count", 100, "HelmCharts to create, each on its own chart of the index")
 	flag.StringVar(&c.controller, "controller", "", "gotk-controller binary; built from ./cmd/gotk-controller when empty")
 	flag.IntVar(&c.concurrent, "concurrent", 0, "--concurrent of the controller; its default when 0")
 	flag.StringVar(&c.logs, "logs", "", "file for the controller's logs (discarded when empty)")
 	flag.Parse()
+	ctrllog.SetLogger(logr.Discard())
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
