@@ -56,7 +56,7 @@ func TestChartFromBucket(t *testing.T) {
 	ns := env.Namespace(t)
 	bucket := &sourcev1.Bucket{
 		ObjectMeta: metav1.ObjectMeta{Name: "charts", Namespace: ns},
-		Spec: sourcev1.BucketSpec{BucketName: "charts", Endpoint: "127.0.0.1:9", Interval: metav1.Duration{Duration: time.Hour}},
+		Spec:       sourcev1.BucketSpec{BucketName: "charts", Endpoint: "127.0.0.1:9", Interval: metav1.Duration{Duration: time.Hour}},
 	}
 	if err := env.Client.Create(context.Background(), bucket); err != nil {
 		t.Fatal(err)
