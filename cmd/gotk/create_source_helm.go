@@ -202,14 +202,21 @@ revision>.`,
 	_ = cmd.RegisterFlagCompletionFunc("reconcile-strategy", cobra.FixedCompletions(
 		[]string{sourcev1.ReconcileStrategyChartVersion, sourcev1.ReconcileStrategyRevision}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("source", func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		names, dir := c.completeNames(helmRepositoryKind)(cmd, nil, "")
-		out := make([]cobra.Completion, 0, len(names))
-		for _, n := range names {
-			if s := sourcev1.HelmRepositoryKind + "/" + n; strings.HasPrefix(s, toComplete) {
-				out = append(out, s)
+		var out []cobra.Completion
+		for _, kind := range chartSourceKinds {
+			k, ok := lookupKind(kind)
+			if !ok {
+				continue
+			}
+			// A kind the cluster does not serve offers nothing.
+			names, _ := c.completeNames(k)(cmd, nil, "")
+			for _, n := range names {
+				if s := kind + "/" + n; strings.HasPrefix(s, toComplete) {
+					out = append(out, s)
+				}
 			}
 		}
-		return out, dir
+		return out, cobra.ShellCompDirectiveNoFileComp
 	})
 	cmd.ValidArgsFunction = c.completeNames(helmChartKind)
 	return cmd
