@@ -16,6 +16,7 @@ import (
 	"github.com/gotk-dev/gotk/internal/runtime"
 	gs "github.com/gotk-dev/gotk/internal/testenv/gitserver"
 	hs "github.com/gotk-dev/gotk/internal/testenv/helmserver"
+	"github.com/gotk-dev/gotk/internal/testenv/ociregistry"
 )
 
 func newGitRepo(t *testing.T, ns, name, url string) client.ObjectKey {
@@ -180,4 +181,29 @@ func TestChartFromGitRepositoryBadInput(t *testing.T) {
 	}
 	updateChart(t, key, func(o *sourcev1.HelmChart) { o.Spec.IgnoreMissingValuesFiles = true })
 	readyAt(t, key, "1.1.0+3")
+}
+
+// A dependency in an OCI registry is pulled with the login data of the
+// OCI HelmRepository of the namespace whose URL the dependency names.
+func TestChartFromGitRepositoryWithOCIDependency(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t)
+	reg := ociregistry.Start(t, "helm", "s3cret")
+	reg.PushChart(t, hs.Package(t, hs.Chart{Name: "db", Version: "1.2.0", Values: "from: oci\n"}, t.TempDir()), "charts")
+	newSecret(t, ns, "auth", map[string][]byte{"username": []byte("helm"), "password": []byte("s3cret")})
+	ociRepo(t, ns, "oci", reg, "auth")
+
+	srv := gs.StartHTTP(t, t.TempDir(), gs.HTTPOptions{})
+	gs.MustSeed(t, srv.Root, "charts.git", map[string]string{
+		"app/Chart.yaml": chartYAML("app", "1.0.0",
+			"dependencies:\n- name: db\n  version: 1.x\n  repository: oci://"+reg.Host+"/charts\n"),
+		"app/templates/cm.yaml": configMap,
+	})
+	newGitRepo(t, ns, "charts", srv.RepoURL("charts.git"))
+	key := gitChart(t, ns, "app", "charts", "app", nil)
+	ch := download(t, readyAt(t, key, "1.0.0").Status.Artifact)
+	deps := ch.Dependencies()
+	if len(deps) != 1 || deps[0].Name() != "db" || deps[0].Metadata.Version != "1.2.0" || deps[0].Values["from"] != "oci" {
+		t.Errorf("packaged dependencies: %v", deps)
+	}
 }
