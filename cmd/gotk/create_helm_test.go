@@ -202,3 +202,30 @@ func TestCreateSourceHelmOCI(t *testing.T) {
 		t.Fatalf("reconcile source helm oci:\n%s", r)
 	}
 }
+
+// create source chart --source=GitRepository/NAME builds the chart at the
+// path in the repository and prints its revision; get all lists both.
+func TestCreateSourceChartFromGitRepository(t *testing.T) {
+	e := objects(t)
+	ns := e.Namespace(t)
+	srv := gitserver.StartHTTP(t, t.TempDir(), gitserver.HTTPOptions{})
+	w := gitserver.MustSeed(t, srv.Root, "charts.git", map[string]string{
+		"charts/app/Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"charts/app/values.yaml":      "greeting: hello\n",
+		"charts/app/templates/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+	})
+	head := gitserver.Must[string](t)(w.Head())
+	r := kgotk(t, "", "create", "source", "git", "charts", "--url="+srv.RepoURL("charts.git"), "--branch=main", "-n", ns, "--timeout=2m")
+	if r.code != 0 {
+		t.Fatalf("create source git:\n%s", r)
+	}
+	r = kgotk(t, "", "create", "source", "chart", "app", "--source=GitRepository/charts", "--chart=charts/app",
+		"--reconcile-strategy=Revision", "-n", ns, "--timeout=2m")
+	if r.code != 0 || !strings.Contains(r.stderr, "✔ fetched revision 0.1.0+"+head[:12]+"\n") {
+		t.Fatalf("create source chart from a GitRepository:\n%s", r)
+	}
+	r = kgotk(t, "", "get", "all", "-n", ns)
+	if r.code != 0 || !strings.Contains(r.stdout, "gitrepository/charts") || !strings.Contains(r.stdout, "helmchart/app") {
+		t.Errorf("get all:\n%s", r)
+	}
+}

@@ -57,6 +57,9 @@ Credentials (username and password) come from a Secret named with
   # Charts in an OCI registry
   gotk create source helm podinfo --url=oci://ghcr.io/stefanprodan/charts
 
+  # A chart directory of a GitRepository, rebuilt on every commit
+  gotk create source chart app --source=GitRepository/apps --chart=./charts/app --reconcile-strategy=Revision
+
   # Print the YAML instead of applying it
   gotk create source helm podinfo --url=https://stefanprodan.github.io/podinfo --export`,
 		Args: exactlyOneName(sourcev1.HelmRepositoryKind),
@@ -159,10 +162,10 @@ HelmRepository, a GitRepository or a Bucket. --chart is the chart's name in a
 HelmRepository, or the path of the chart directory in a GitRepository or
 Bucket. --chart-version is a semver range (the default, *, is the newest).
 --values-files lists values files merged, in order, into the packaged chart's
-values.yaml.
-
-The source controller builds charts from HelmRepositories so far: a HelmChart
-from a GitRepository or a Bucket stalls with a message that says so.`,
+values.yaml (paths in the chart, or from the root of a GitRepository or
+Bucket). --reconcile-strategy=Revision makes every new revision of a Git or
+Bucket source a new artifact, versioned <chart version>+<12 chars of the
+revision>.`,
 		Example: `  # The newest 6.x of podinfo from a HelmRepository
   gotk create source helm podinfo --url=https://stefanprodan.github.io/podinfo
   gotk create source chart podinfo --source=HelmRepository/podinfo --chart=podinfo --chart-version="6.x"
@@ -170,6 +173,9 @@ from a GitRepository or a Bucket stalls with a message that says so.`,
   # With values files merged into the chart's values.yaml
   gotk create source chart podinfo --source=HelmRepository/podinfo --chart=podinfo \
     --values-files=values.yaml,values-prod.yaml
+
+  # A chart directory of a GitRepository, rebuilt on every commit
+  gotk create source chart app --source=GitRepository/apps --chart=./charts/app --reconcile-strategy=Revision
 
   # Print the YAML instead of applying it
   gotk create source chart podinfo --source=HelmRepository/podinfo --chart=podinfo --export`,
@@ -196,14 +202,21 @@ from a GitRepository or a Bucket stalls with a message that says so.`,
 	_ = cmd.RegisterFlagCompletionFunc("reconcile-strategy", cobra.FixedCompletions(
 		[]string{sourcev1.ReconcileStrategyChartVersion, sourcev1.ReconcileStrategyRevision}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("source", func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		names, dir := c.completeNames(helmRepositoryKind)(cmd, nil, "")
-		out := make([]cobra.Completion, 0, len(names))
-		for _, n := range names {
-			if s := sourcev1.HelmRepositoryKind + "/" + n; strings.HasPrefix(s, toComplete) {
-				out = append(out, s)
+		var out []cobra.Completion
+		for _, kind := range chartSourceKinds {
+			k, ok := lookupKind(kind)
+			if !ok {
+				continue
+			}
+			// A kind the cluster does not serve offers nothing.
+			names, _ := c.completeNames(k)(cmd, nil, "")
+			for _, n := range names {
+				if s := kind + "/" + n; strings.HasPrefix(s, toComplete) {
+					out = append(out, s)
+				}
 			}
 		}
-		return out, dir
+		return out, cobra.ShellCompDirectiveNoFileComp
 	})
 	cmd.ValidArgsFunction = c.completeNames(helmChartKind)
 	return cmd

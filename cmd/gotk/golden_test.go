@@ -184,7 +184,8 @@ data: {color: blue}
 	setStatus(t, kustomizationKind, goldenNS, "infra", map[string]any{
 		"conditions":          []any{readyCondition("False", "BuildFailed", "kustomization build failed:\naccumulating resources from 'ingress.yaml': file not found")},
 		"lastAppliedRevision": "master@sha1:fedcba9876543210fedcba9876543210fedcba98",
-		"inventory":           inv("_infra-system__Namespace"),
+		"inventory": inv("_infra-system__Namespace", "golden_charts_source.toolkit.fluxcd.io_HelmRepository",
+			"golden_podinfo_source.toolkit.fluxcd.io_HelmChart"),
 	})
 
 	at := func(s string) metav1.Time {

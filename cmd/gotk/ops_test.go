@@ -84,6 +84,8 @@ func TestCompleteObjectNames(t *testing.T) {
 		{[]string{"events", "--for", "Kus"}, []string{"Kustomization/\n"}, nil},
 		{[]string{"events", "--for", "Kustomization/a"}, []string{"Kustomization/apps\n"}, []string{"root"}},
 		{[]string{"create", "kustomization", "x", "--source", ""}, []string{"podinfo\n"}, nil},
+		{[]string{"create", "source", "chart", "x", "--source", ""}, []string{"HelmRepository/charts\n", "GitRepository/podinfo\n"}, nil},
+		{[]string{"create", "source", "chart", "x", "--source", "Git"}, []string{"GitRepository/podinfo\n"}, []string{"HelmRepository/"}},
 		{[]string{"trace", "dep"}, []string{"deployment\n"}, nil},
 		{[]string{"get", "all", "--status-selector", ""}, []string{"ready=false\n"}, nil},
 	} {

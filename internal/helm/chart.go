@@ -34,12 +34,17 @@ func (e *InvalidRangeError) Error() string {
 	return fmt.Sprintf("spec.version %q is not a SemVer range: %s", e.Range, e.Err)
 }
 
-// ChartNotFoundError is a chart name the index does not list.
+// ChartNotFoundError is a chart name the repository does not list.
 type ChartNotFoundError struct {
 	Chart string
+	// Where names the repository when it is not its index.
+	Where string
 }
 
 func (e *ChartNotFoundError) Error() string {
+	if e.Where != "" {
+		return fmt.Sprintf("chart '%s' is not in %s", e.Chart, e.Where)
+	}
 	return fmt.Sprintf("chart '%s' is not in the repository index", e.Chart)
 }
 
@@ -58,28 +63,33 @@ func (e *NoVersionError) Error() string {
 	return msg
 }
 
-// SelectVersion returns the newest version of the chart name that the
+// IndexEntry is what a chart lookup needs of one version in an index.
+type IndexEntry struct {
+	Name    string   `json:"name"`
+	Version string   `json:"version"`
+	URLs    []string `json:"urls"`
+	Digest  string   `json:"digest,omitempty"`
+}
+
+// selectBest returns the position of the newest of versions that the
 // SemVer range allows ("" means "*"). Pre-releases match only when the
-// range names one, as in Masterminds/semver.
-func SelectVersion(idx *repo.IndexFile, name, constraint string) (*repo.ChartVersion, error) {
+// range names one, as in Masterminds/semver. Versions that are not SemVer
+// are skipped.
+func selectBest(name string, versions []string, constraint string) (int, error) {
 	if strings.TrimSpace(constraint) == "" {
 		constraint = "*"
 	}
 	c, err := semver.NewConstraint(constraint)
 	if err != nil {
-		return nil, &InvalidRangeError{Range: constraint, Err: err}
+		return -1, &InvalidRangeError{Range: constraint, Err: err}
 	}
-	versions, ok := idx.Entries[name]
-	if !ok || len(versions) == 0 {
-		return nil, &ChartNotFoundError{Chart: name}
+	if len(versions) == 0 {
+		return -1, &ChartNotFoundError{Chart: name}
 	}
-	var best *repo.ChartVersion
+	best := -1
 	var bestV, latest *semver.Version
-	for _, cv := range versions {
-		if cv == nil || cv.Metadata == nil {
-			continue
-		}
-		v, err := semver.NewVersion(cv.Version)
+	for i, s := range versions {
+		v, err := semver.NewVersion(s)
 		if err != nil {
 			continue
 		}
@@ -87,37 +97,80 @@ func SelectVersion(idx *repo.IndexFile, name, constraint string) (*repo.ChartVer
 			latest = v
 		}
 		if c.Check(v) && (bestV == nil || v.GreaterThan(bestV)) {
-			best, bestV = cv, v
+			best, bestV = i, v
 		}
 	}
-	if best == nil {
+	if best < 0 {
 		e := &NoVersionError{Chart: name, Range: constraint}
 		if latest != nil {
 			e.Latest = latest.Original()
 		}
-		return nil, e
+		return -1, e
 	}
 	return best, nil
 }
 
-// ChartURL returns where to download cv: its first URL, resolved against
-// the repository URL when relative.
-func ChartURL(repoURL string, cv *repo.ChartVersion) (string, error) {
-	if len(cv.URLs) == 0 {
-		return "", fmt.Errorf("chart '%s' version %s has no URL in the index", cv.Name, cv.Version)
-	}
-	u, err := repo.ResolveReferenceURL(repoURL, cv.URLs[0])
+// SelectFrom returns the newest of versions (such as an OCI
+// repository's tags) that the SemVer range allows.
+func SelectFrom(name string, versions []string, constraint string) (string, error) {
+	i, err := selectBest(name, versions, constraint)
 	if err != nil {
-		return "", fmt.Errorf("chart '%s' version %s: URL %q: %w", cv.Name, cv.Version, cv.URLs[0], err)
+		return "", err
+	}
+	return versions[i], nil
+}
+
+// SelectEntry returns the newest of a chart's index entries that the
+// SemVer range allows.
+func SelectEntry(name string, entries []IndexEntry, constraint string) (*IndexEntry, error) {
+	versions := make([]string, len(entries))
+	for i, e := range entries {
+		versions[i] = e.Version
+	}
+	i, err := selectBest(name, versions, constraint)
+	if err != nil {
+		return nil, err
+	}
+	return &entries[i], nil
+}
+
+// SelectVersion returns the newest version of the chart name in a loaded
+// index that the SemVer range allows.
+func SelectVersion(idx *repo.IndexFile, name, constraint string) (*repo.ChartVersion, error) {
+	var versions []string
+	var cvs []*repo.ChartVersion
+	for _, cv := range idx.Entries[name] {
+		if cv == nil || cv.Metadata == nil {
+			continue
+		}
+		versions = append(versions, cv.Version)
+		cvs = append(cvs, cv)
+	}
+	i, err := selectBest(name, versions, constraint)
+	if err != nil {
+		return nil, err
+	}
+	return cvs[i], nil
+}
+
+// ChartURL returns where to download e: its first URL, resolved against
+// the repository URL when relative.
+func ChartURL(repoURL string, e *IndexEntry) (string, error) {
+	if len(e.URLs) == 0 {
+		return "", fmt.Errorf("chart '%s' version %s has no URL in the index", e.Name, e.Version)
+	}
+	u, err := repo.ResolveReferenceURL(repoURL, e.URLs[0])
+	if err != nil {
+		return "", fmt.Errorf("chart '%s' version %s: URL %q: %w", e.Name, e.Version, e.URLs[0], err)
 	}
 	return u, nil
 }
 
-// DownloadChart downloads the archive of cv into file and checks it
+// DownloadChart downloads the archive of e into file and checks it
 // against the digest the index gives, when it gives one. Credentials go
 // with the request as Options.authorize allows for repoURL.
-func DownloadChart(ctx context.Context, repoURL string, cv *repo.ChartVersion, o Options, file string) error {
-	u, err := ChartURL(repoURL, cv)
+func DownloadChart(ctx context.Context, repoURL string, e *IndexEntry, o Options, file string) error {
+	u, err := ChartURL(repoURL, e)
 	if err != nil {
 		return err
 	}
@@ -128,7 +181,7 @@ func DownloadChart(ctx context.Context, repoURL string, cv *repo.ChartVersion, o
 	if err := download(ctx, u, base, o, MaxChartSize, file); err != nil {
 		return err
 	}
-	if cv.Digest == "" {
+	if e.Digest == "" {
 		return nil
 	}
 	f, err := os.Open(file)
@@ -140,8 +193,8 @@ func DownloadChart(ctx context.Context, repoURL string, cv *repo.ChartVersion, o
 	if _, err := io.Copy(h, f); err != nil {
 		return err
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != strings.TrimPrefix(cv.Digest, "sha256:") {
-		return fmt.Errorf("chart '%s' version %s from %s: sha256 %s, the index says %s", cv.Name, cv.Version, u, got, cv.Digest)
+	if got := hex.EncodeToString(h.Sum(nil)); got != strings.TrimPrefix(e.Digest, "sha256:") {
+		return fmt.Errorf("chart '%s' version %s from %s: sha256 %s, the index says %s", e.Name, e.Version, u, got, e.Digest)
 	}
 	return nil
 }
@@ -213,14 +266,14 @@ func MergeValuesFiles(ch *chart.Chart, paths []string, ignoreMissing bool) (map[
 		if err := yaml.Unmarshal(data, &values); err != nil {
 			return nil, nil, fmt.Errorf("spec.valuesFiles: %q in chart '%s' is not YAML: %w", p, ch.Name(), err)
 		}
-		merged = mergeMaps(merged, values)
+		merged = MergeValues(merged, values)
 		found = append(found, p)
 	}
 	return merged, found, nil
 }
 
-// mergeMaps merges b into a, recursing into maps; b wins.
-func mergeMaps(a, b map[string]any) map[string]any {
+// MergeValues merges b into a, recursing into maps; b wins.
+func MergeValues(a, b map[string]any) map[string]any {
 	out := make(map[string]any, len(a))
 	for k, v := range a {
 		out[k] = v
@@ -228,7 +281,7 @@ func mergeMaps(a, b map[string]any) map[string]any {
 	for k, v := range b {
 		if bm, ok := v.(map[string]any); ok {
 			if am, ok := out[k].(map[string]any); ok {
-				out[k] = mergeMaps(am, bm)
+				out[k] = MergeValues(am, bm)
 				continue
 			}
 		}

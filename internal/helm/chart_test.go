@@ -80,8 +80,7 @@ func TestMergeValuesFilesInOrder(t *testing.T) {
 func TestDownloadChartChecksIndexDigest(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("tampered")) }))
 	defer srv.Close()
-	cv := &repo.ChartVersion{Metadata: &chart.Metadata{Name: "app", Version: "1.0.0"}, URLs: []string{"app-1.0.0.tgz"},
-		Digest: strings.Repeat("0", 64)}
+	cv := &IndexEntry{Name: "app", Version: "1.0.0", URLs: []string{"app-1.0.0.tgz"}, Digest: strings.Repeat("0", 64)}
 	err := DownloadChart(context.Background(), srv.URL, cv, Options{}, filepath.Join(t.TempDir(), "c.tgz"))
 	if err == nil || !strings.Contains(err.Error(), "the index says") {
 		t.Errorf("err = %v, want a digest mismatch", err)

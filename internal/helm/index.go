@@ -89,11 +89,28 @@ type Index struct {
 	Revision string
 }
 
-// FetchIndex downloads the index of the repository at repoURL and loads
-// it. It reads at most maxSize bytes; a larger index is refused before it
-// is parsed. The download goes to a temporary file in dir ("" for the
-// system's).
-func FetchIndex(ctx context.Context, repoURL string, o Options, maxSize int64, dir string) (*Index, error) {
+// FetchedIndex is a downloaded index in its canonical form (see
+// CanonicalizeIndex), in a temporary file that Remove deletes.
+type FetchedIndex struct {
+	// File holds the canonical JSON; Revision is its sha256.
+	File     string
+	Revision string
+	dir      string
+}
+
+// Remove deletes the temporary files of the index.
+func (f *FetchedIndex) Remove() {
+	if f != nil && f.dir != "" {
+		_ = os.RemoveAll(f.dir)
+	}
+}
+
+// FetchIndex downloads the index of the repository at repoURL and
+// converts it to its canonical form. It reads at most maxSize bytes; a
+// larger index is refused before it is parsed. The download goes to a
+// temporary directory in dir ("" for the system's); the caller removes it
+// with Remove.
+func FetchIndex(ctx context.Context, repoURL string, o Options, maxSize int64, dir string) (*FetchedIndex, error) {
 	indexURL, err := IndexURL(repoURL)
 	if err != nil {
 		return nil, err
@@ -102,16 +119,21 @@ func FetchIndex(ctx context.Context, repoURL string, o Options, maxSize int64, d
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	f := &FetchedIndex{dir: tmp, File: filepath.Join(tmp, "index.json")}
 	file := filepath.Join(tmp, "index.yaml")
 	base, err := url.Parse(repoURL)
+	if err == nil {
+		err = download(ctx, indexURL, base, o, maxSize, file)
+	}
+	if err == nil {
+		f.Revision, err = CanonicalizeIndex(file, f.File, indexURL)
+	}
+	_ = os.Remove(file)
 	if err != nil {
+		f.Remove()
 		return nil, err
 	}
-	if err := download(ctx, indexURL, base, o, maxSize, file); err != nil {
-		return nil, err
-	}
-	return LoadIndex(file, indexURL)
+	return f, nil
 }
 
 // download GETs u into file, refusing more than maxSize bytes. Credentials

@@ -1,13 +1,20 @@
 package helmchart
 
 import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
@@ -177,4 +184,138 @@ func TestChartOverTLS(t *testing.T) {
 	if !slices.Contains(srv.Requests(), "GET /app-0.3.0.tgz") {
 		t.Errorf("chart not downloaded from the absolute URL: %v", srv.Requests())
 	}
+}
+
+// Every HelmChart of a repository reads the repository's index through
+// one shared cache entry: three charts on one index read it once.
+func TestChartsShareOneIndexRead(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t)
+	srv := hs.Start(t, hs.Options{})
+	for _, name := range []string{"a", "b", "c"} {
+		hs.Package(t, hs.Chart{Name: name, Version: "1.0.0"}, srv.Dir)
+	}
+	srv.Reindex(t)
+	repoKey := newRepo(t, ns, "charts", srv.URL, nil)
+	for _, name := range []string{"a", "b", "c"} {
+		newChart(t, ns, name, "charts", name, "", nil)
+	}
+	var digest string
+	for _, name := range []string{"a", "b", "c"} {
+		obj := readyAt(t, client.ObjectKey{Namespace: ns, Name: name}, "1.0.0")
+		digest = obj.Status.ObservedSourceArtifactRevision
+	}
+	repo := &sourcev1.HelmRepository{}
+	if err := env.Client.Get(context.Background(), repoKey, repo); err != nil {
+		t.Fatal(err)
+	}
+	if repo.Status.Artifact.Revision != digest {
+		t.Fatalf("charts built from index %s, repository at %s", digest, repo.Status.Artifact.Revision)
+	}
+	if n := charts.Indexes.ReadsOf(repo.Status.Artifact.Digest); n != 1 {
+		t.Errorf("the index was read %d times for three charts, want once", n)
+	}
+}
+
+// spec.verify stalls with a message saying it is not supported.
+func TestChartVerifyNotSupported(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t)
+	srv := hs.Start(t, hs.Options{})
+	srv.Add(t, hs.Chart{Name: "app", Version: "1.0.0"})
+	newRepo(t, ns, "charts", srv.URL, nil)
+	key := newChart(t, ns, "app", "charts", "app", "", func(o *sourcev1.HelmChart) {
+		o.Spec.Verify = &sourcev1.OCIVerification{Provider: "cosign"}
+	})
+	obj := failedWith(t, key, meta.InvalidSpecReason)
+	if msg := readyMessage(obj); !runtime.IsStalled(obj) || !strings.Contains(msg, "spec.verify is not supported") {
+		t.Errorf("want Stalled saying spec.verify is not supported: %q", msg)
+	}
+	updateChart(t, key, func(o *sourcev1.HelmChart) { o.Spec.Verify = nil })
+	readyAt(t, key, "1.0.0")
+}
+
+// writeArchive writes a gzipped tar of files (name -> content, or size of
+// zeros when content is "") at file.
+func writeArchive(t *testing.T, file string, files []archiveFile) {
+	t.Helper()
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
+	tw := tar.NewWriter(zw)
+	for _, af := range files {
+		size := int64(len(af.data))
+		if af.zeros > 0 {
+			size = af.zeros
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: af.name, Mode: 0o644, Size: size, Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if af.zeros > 0 {
+			if _, err := io.CopyN(tw, zeroReader{}, af.zeros); err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := tw.Write([]byte(af.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type archiveFile struct {
+	name, data string
+	zeros      int64
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// A chart archive with a path climbing out of the chart, one that unpacks
+// to more than Helm's decompressed size cap and one with an invalid
+// Chart.yaml each fail the build with the SDK's reason, and the last good
+// artifact stays served.
+func TestChartBadArchives(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t)
+	srv := hs.Start(t, hs.Options{})
+	hs.Package(t, hs.Chart{Name: "app", Version: "1.0.0"}, srv.Dir)
+	chartYAML := func(v string) string { return "apiVersion: v2\nname: app\nversion: " + v + "\n" }
+	writeArchive(t, filepath.Join(srv.Dir, "app-1.1.0.tgz"), []archiveFile{
+		{name: "app/Chart.yaml", data: chartYAML("1.1.0")}, {name: "app/../../etc/evil.yaml", data: "a: 1\n"}})
+	writeArchive(t, filepath.Join(srv.Dir, "app-1.2.0.tgz"), []archiveFile{
+		{name: "app/Chart.yaml", data: chartYAML("1.2.0")}, {name: "app/big.bin", zeros: 101 << 20}})
+	writeArchive(t, filepath.Join(srv.Dir, "app-1.3.0.tgz"), []archiveFile{
+		{name: "app/Chart.yaml", data: "apiVersion: v2\nname: app\nversion: [1.3.0\n"}})
+	entry := func(v string) string {
+		return "  - apiVersion: v2\n    name: app\n    version: " + v + "\n    urls: [app-" + v + ".tgz]\n"
+	}
+	srv.WriteIndex(t, []byte("apiVersion: v1\nentries:\n  app:\n"+entry("1.0.0")+entry("1.1.0")+entry("1.2.0")+entry("1.3.0")))
+	newRepo(t, ns, "charts", srv.URL, nil)
+	key := newChart(t, ns, "app", "charts", "app", "1.0.0", nil)
+	good := *readyAt(t, key, "1.0.0").Status.Artifact
+
+	for _, tt := range []struct{ version, want string }{
+		{"1.1.0", "chart illegally references parent directory"},
+		{"1.2.0", "decompressed chart is larger than the maximum size"},
+		{"1.3.0", "chart 'app' version 1.3.0 is not a valid chart"},
+	} {
+		updateChart(t, key, func(o *sourcev1.HelmChart) { o.Spec.Version = tt.version })
+		obj := failedWith(t, key, sourcev1.ChartPackageFailedReason)
+		if msg := readyMessage(obj); !strings.Contains(msg, tt.want) || !strings.Contains(msg, "version "+tt.version) {
+			t.Errorf("%s: Ready message %q, want %q", tt.version, msg, tt.want)
+		}
+		if !runtime.IsTrue(obj, meta.BuildFailedCondition) || obj.Status.Artifact.Digest != good.Digest {
+			t.Errorf("%s: want BuildFailed and the last good artifact: %+v", tt.version, obj.Status)
+		}
+	}
+	download(t, &good)
 }

@@ -14,7 +14,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/gotk-dev/gotk/internal/artifact"
+	"github.com/gotk-dev/gotk/internal/controller/gitrepository"
 	"github.com/gotk-dev/gotk/internal/controller/helmrepository"
+	"github.com/gotk-dev/gotk/internal/helm"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/testenv"
 )
@@ -22,9 +24,11 @@ import (
 var (
 	env     *testenv.Env
 	storage *artifact.Storage
+	// charts is the HelmChart reconciler, whose index cache tests read.
+	charts *Reconciler
 )
 
-// TestMain runs the HelmChart and HelmRepository reconcilers in a manager against a real API server,
+// TestMain runs the HelmChart, HelmRepository and GitRepository reconcilers in a manager against a real API server,
 // with its artifacts served over HTTP on loopback.
 func TestMain(m *testing.M) {
 	os.Exit(testenv.Run(m, func(e *testenv.Env) {
@@ -68,14 +72,22 @@ func startManager(e *testenv.Env) error {
 	if err := repos.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}
-	r := &Reconciler{
+	git := &gitrepository.Reconciler{Client: mgr.GetClient(), Storage: storage, Recorder: recorder, Metrics: runtime.DefaultMetrics,
+		DependencyRequeue: opts.RequeueDependency}
+	if err := git.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	charts = &Reconciler{
 		Client:            mgr.GetClient(),
 		Storage:           storage,
 		Recorder:          recorder,
 		Metrics:           runtime.DefaultMetrics,
 		DependencyRequeue: opts.RequeueDependency,
+		// Large enough that the parallel tests never evict each
+		// other's indexes.
+		Indexes: helm.NewIndexCache(256),
 	}
-	if err := r.SetupWithManager(mgr, opts); err != nil {
+	if err := charts.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}
 	go func() {

@@ -16,6 +16,7 @@ import (
 
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/internal/artifact"
+	"github.com/gotk-dev/gotk/internal/helm"
 	"github.com/gotk-dev/gotk/internal/runtime"
 )
 
@@ -39,9 +40,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts runtime.Options) er
 		// ReconcilePredicate parsed it already.
 		r.shard, _ = labels.Parse(opts.WatchLabelSelector)
 	}
+	if r.Indexes == nil {
+		r.Indexes = helm.NewIndexCache(helm.DefaultIndexCacheSize)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&sourcev1.HelmChart{}, builder.WithPredicates(pred)).
 		Watches(&sourcev1.HelmRepository{}, handler.EnqueueRequestsFromMapFunc(r.chartsOf(sourcev1.HelmRepositoryKind)),
+			builder.WithPredicates(runtime.ArtifactChangedPredicate{})).
+		Watches(&sourcev1.GitRepository{}, handler.EnqueueRequestsFromMapFunc(r.chartsOf(sourcev1.GitRepositoryKind)),
+			builder.WithPredicates(runtime.ArtifactChangedPredicate{})).
+		Watches(&sourcev1.Bucket{}, handler.EnqueueRequestsFromMapFunc(r.chartsOf(sourcev1.BucketKind)),
 			builder.WithPredicates(runtime.ArtifactChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: opts.Concurrent}).
 		Complete(r)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -38,7 +39,7 @@ type scope struct {
 	obj  *sourcev1.HelmRepository
 	opts helm.Options
 	// index is the index downloaded now.
-	index *helm.Index
+	index *helm.FetchedIndex
 	// upToDate means the stored artifact already holds this index.
 	upToDate bool
 }
@@ -69,6 +70,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
 			retErr = errors.Join(retErr, err)
 		}
+		s.index.Remove()
 		r.Metrics.RecordObject(sourcev1.HelmRepositoryKind, obj, false)
 		r.Metrics.ObserveDuration(sourcev1.HelmRepositoryKind, start)
 		result, retErr = runtime.Result(retErr, obj.GetRequeueAfter())
@@ -184,7 +186,13 @@ func (r *Reconciler) reconcileArtifact(_ context.Context, s *scope) error {
 	if err != nil {
 		return runtime.Failed(meta.StorageOperationFailedReason, err)
 	}
-	if err := r.Storage.WriteFile(&art, s.index.Data); err != nil {
+	f, err := os.Open(s.index.File)
+	if err != nil {
+		return runtime.Failed(meta.StorageOperationFailedReason, err)
+	}
+	err = r.Storage.Copy(&art, f)
+	f.Close()
+	if err != nil {
 		runtime.MarkTrue(obj, meta.StorageOperationFailedCondition, meta.StorageOperationFailedReason, "%s", err)
 		return runtime.Failed(meta.StorageOperationFailedReason, fmt.Errorf("store artifact: %w", err))
 	}

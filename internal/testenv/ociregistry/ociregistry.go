@@ -4,7 +4,9 @@
 package ociregistry
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
 	"golang.org/x/crypto/bcrypt"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	"helm.sh/helm/v4/pkg/registry"
 
 	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
@@ -24,6 +28,8 @@ type Registry struct {
 	*httptest.Server
 	// Host is host:port, as oci:// URLs name it.
 	Host string
+
+	username, password string
 }
 
 // Start starts a registry for t's duration. With a username, every request
@@ -48,5 +54,35 @@ func Start(t testing.TB, username, password string) *Registry {
 	app := handlers.NewApp(context.Background(), cfg)
 	srv := httptest.NewServer(app)
 	t.Cleanup(srv.Close)
-	return &Registry{Server: srv, Host: strings.TrimPrefix(srv.URL, "http://")}
+	return &Registry{Server: srv, Host: strings.TrimPrefix(srv.URL, "http://"), username: username, password: password}
+}
+
+// PushChart pushes the chart archive at file to <Host>/<repo>/<name>:<version>
+// with Helm's registry client, as `helm push` does, with the registry's
+// credentials. It returns the digest of the chart layer.
+func (r *Registry) PushChart(t testing.TB, file, repo string) string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := loader.LoadArchive(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("push %s: %v", file, err)
+	}
+	opts := []registry.ClientOption{registry.ClientOptPlainHTTP(),
+		registry.ClientOptCredentialsFile(filepath.Join(t.TempDir(), "config.json"))}
+	if r.username != "" {
+		opts = append(opts, registry.ClientOptBasicAuth(r.username, r.password))
+	}
+	c, err := registry.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := fmt.Sprintf("%s/%s/%s:%s", r.Host, strings.Trim(repo, "/"), ch.Name(), ch.Metadata.Version)
+	res, err := c.Push(data, ref)
+	if err != nil {
+		t.Fatalf("push %s to %s: %v", file, ref, err)
+	}
+	return res.Chart.Digest
 }
