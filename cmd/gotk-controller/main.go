@@ -28,6 +28,7 @@ var sourceConfig = source.DefaultConfig()
 
 func main() {
 	controller.Register("source", sourceConfig.Setup)
+	controller.Register("artifactgenerator", source.SetupArtifactGenerator)
 	controller.Register("kustomize", kustomization.Setup)
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "gotk-controller:", err)
@@ -41,7 +42,8 @@ func run() error {
 	opts.BindFlags(fs)
 	sourceConfig.BindFlags(fs)
 	controllers := fs.String("controllers", "all",
-		"Comma-separated controllers to run: "+strings.Join(controller.Names, ", ")+"; or all.")
+		"Comma-separated controllers to run: "+strings.Join(controller.Names, ", ")+
+			"; or all, which is every one but artifactgenerator (add it: all,artifactgenerator).")
 	showVersion := fs.Bool("version", false, "Print the version and exit.")
 	// --kubeconfig comes from controller-runtime's flag registration.
 	fs.AddGoFlagSet(flag.CommandLine)
