@@ -58,10 +58,10 @@ var (
 	_ ArtifactSource = &ExternalArtifact{}
 	_ ArtifactSource = Source(nil)
 	_ Source         = &GitRepository{}
-	_ Source = &OCIRepository{}
-	_ Source = &HelmRepository{}
-	_ Source = &HelmChart{}
-	_ Source = &Bucket{}
+	_ Source         = &OCIRepository{}
+	_ Source         = &HelmRepository{}
+	_ Source         = &HelmChart{}
+	_ Source         = &Bucket{}
 )
 
 // defaultTimeout is the timeout of remote operations when spec.timeout is
