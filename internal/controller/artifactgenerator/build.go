@@ -1,7 +1,6 @@
 package artifactgenerator
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +13,7 @@ import (
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/yaml"
+	yaml "go.yaml.in/yaml/v3"
 
 	swv1 "github.com/gotk-dev/gotk/api/sourceextensions/v1beta1"
 	"github.com/gotk-dev/gotk/internal/artifact"
@@ -244,6 +242,10 @@ func (c *copier) single(p, to string, toDir bool) error {
 func (c *copier) glob(pattern, to string) error {
 	matches, err := doublestar.Glob(c.src.FS(), pattern, doublestar.WithFilesOnly(), doublestar.WithFailOnIOErrors())
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return describeReadErr(pe.Path, c.alias, err)
+		}
 		return fmt.Errorf("from: %q in source %q: %w", pattern, c.alias, err)
 	}
 	if len(matches) == 0 {
@@ -383,7 +385,8 @@ func (c *copier) file(p, dest string) error {
 // merge deep-merges the YAML of the source file p into the file dest of
 // the artifact, as Helm merges values files: maps merge key by key, and
 // any other value (lists included) of p replaces the one at dest. Each
-// file may hold several documents, merged in order first.
+// file may hold several documents, merged in order first. YAML 1.2 is
+// read, so that keys such as "y" or "on" stay strings.
 func (c *copier) merge(p, dest string) error {
 	overlay, err := loadYAML(c.src, p)
 	if err != nil {
@@ -393,11 +396,16 @@ func (c *copier) merge(p, dest string) error {
 	if err != nil {
 		return fmt.Errorf("strategy Merge: %q in the artifact: %w", filepath.ToSlash(dest), err)
 	}
-	data, err := yaml.Marshal(mergeMaps(base, overlay))
-	if err != nil {
+	var buf strings.Builder
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(mergeMaps(base, overlay)); err != nil {
 		return fmt.Errorf("strategy Merge: %q: %w", filepath.ToSlash(dest), err)
 	}
-	return c.dst.WriteFile(dest, data, 0o644)
+	if err := enc.Close(); err != nil {
+		return err
+	}
+	return c.dst.WriteFile(dest, []byte(buf.String()), 0o644)
 }
 
 func loadYAML(root *os.Root, p string) (map[string]any, error) {
@@ -407,9 +415,10 @@ func loadYAML(root *os.Root, p string) (map[string]any, error) {
 	}
 	defer f.Close()
 	out := map[string]any{}
-	r := utilyaml.NewYAMLReader(bufio.NewReader(f))
+	dec := yaml.NewDecoder(f)
 	for doc := 1; ; doc++ {
-		raw, err := r.Read()
+		var node yaml.Node
+		err := dec.Decode(&node)
 		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
@@ -417,7 +426,7 @@ func loadYAML(root *os.Root, p string) (map[string]any, error) {
 			return nil, fmt.Errorf("document %d: %w", doc, err)
 		}
 		m := map[string]any{}
-		if err := yaml.Unmarshal(raw, &m); err != nil {
+		if err := node.Decode(&m); err != nil {
 			return nil, fmt.Errorf("document %d is not a YAML map: %w", doc, err)
 		}
 		out = mergeMaps(out, m)

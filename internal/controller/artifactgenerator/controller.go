@@ -134,7 +134,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, err
 	}
 	digest := sourcesDigest(obj, sources)
-	if obj.Status.ObservedSourcesDigest == digest && obj.Status.ObservedGeneration == obj.Generation && r.inventoryIntact(ctx, obj) {
+	// Nothing to do when the last reconcile of this spec succeeded with
+	// these very sources and everything it published is still there.
+	if before.Ready && obj.Status.ObservedSourcesDigest == digest && obj.Status.ObservedGeneration == obj.Generation &&
+		r.inventoryIntact(ctx, obj) {
 		return ctrl.Result{}, nil
 	}
 	changed, err = r.generate(ctx, obj, sources)
@@ -603,23 +606,28 @@ func (r *Reconciler) removeStale(ctx context.Context, obj *swv1.ArtifactGenerato
 func (r *Reconciler) deleteExternalArtifact(ctx context.Context, obj *swv1.ArtifactGenerator, e swv1.ExternalArtifactReference) error {
 	ea := &sourcev1.ExternalArtifact{}
 	err := r.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: e.Name}, ea)
+	exists := err == nil
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return fmt.Errorf("get ExternalArtifact '%s/%s': %w", e.Namespace, e.Name, err)
-	case owned(ea, obj):
-		if err := r.Delete(ctx, ea); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("delete ExternalArtifact '%s/%s': %w", e.Namespace, e.Name, err)
-		}
-	default:
+	case !owned(ea, obj):
 		// Someone else's object took the name: leave it, and its files.
 		return nil
 	}
+	// The files go first, so that once the object is gone nothing of it
+	// is left.
 	ref := artifact.Ref{Kind: sourcev1.ExternalArtifactKind, Namespace: e.Namespace, Name: e.Name}
 	unlock := r.Storage.Lock(ref)
-	defer unlock()
-	if err := r.Storage.Remove(ref); err != nil {
+	err = r.Storage.Remove(ref)
+	unlock()
+	if err != nil {
 		return err
+	}
+	if exists {
+		if err := r.Delete(ctx, ea); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("delete ExternalArtifact '%s/%s': %w", e.Namespace, e.Name, err)
+		}
 	}
 	return nil
 }
