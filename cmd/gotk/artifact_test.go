@@ -4,11 +4,13 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	swv1 "github.com/gotk-dev/gotk/api/sourceextensions/v1beta1"
 	"github.com/gotk-dev/gotk/internal/testenv/gitserver"
@@ -17,7 +19,7 @@ import (
 // The commands over ArtifactGenerators and ExternalArtifacts, against the
 // real reconcilers: get, reconcile (an ExternalArtifact through its
 // generator), suspend and resume (the annotation Flux uses), export,
-// create kustomization --source ExternalArtifact/NAME, and delete.
+// create kustomization --source ExternalArtifact/NAME, tree, and delete.
 func TestArtifactGeneratorCommands(t *testing.T) {
 	e := objects(t)
 	ns := e.Namespace(t)
@@ -85,6 +87,24 @@ func TestArtifactGeneratorCommands(t *testing.T) {
 	r = kgotk(t, "", "create", "kustomization", "apps", "--source=ExternalArtifact/apps", "--path=./", "--export", "-n", ns)
 	if r.code != 0 || !strings.Contains(r.stdout, "kind: ExternalArtifact") {
 		t.Errorf("create kustomization --source ExternalArtifact/apps --export:\n%s", r)
+	}
+	ks := &kustomizev1.Kustomization{
+		ObjectMeta: metav1.ObjectMeta{Name: "apps", Namespace: ns, Labels: map[string]string{unmanagedLabel: "true"}},
+		Spec: kustomizev1.KustomizationSpec{
+			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.ExternalArtifactKind, Name: "apps"},
+			Path:      "./", Interval: metav1.Duration{Duration: time.Hour},
+		},
+	}
+	if err := e.Client.Create(context.Background(), ks); err != nil {
+		t.Fatal(err)
+	}
+	r = kgotk(t, "", "tree", "artifact", "generator", "split", "-n", ns)
+	want := "ArtifactGenerator/" + ns + "/split\n" +
+		"├── ExternalArtifact/" + ns + "/apps\n" +
+		"│   └── Kustomization/" + ns + "/apps\n" +
+		"└── ExternalArtifact/" + ns + "/infra\n"
+	if r.code != 0 || r.stdout != want {
+		t.Errorf("tree artifact generator: want\n%s\ngot:\n%s", want, r)
 	}
 
 	r = kgotk(t, "", "delete", "artifact", "generator", "split", "--silent", "-n", ns)
