@@ -145,8 +145,9 @@ func TestMissingSourceIsWaitedFor(t *testing.T) {
 	externalArtifact(t, ns, "app", nil)
 }
 
-// An artifact dropped from the spec loses its ExternalArtifact and its
-// stored files; deleting the generator removes the rest.
+// An ExternalArtifact deleted by hand is made again; an artifact dropped
+// from the spec loses its ExternalArtifact and its stored files; deleting
+// the generator removes the rest.
 func TestArtifactsDroppedFromSpecOrGeneratorAreDeleted(t *testing.T) {
 	ns := env.Namespace(t)
 	newRepo(t, ns, "repo", map[string]string{"a/x.yaml": "kind: A\n", "b/y.yaml": "kind: B\n"})
@@ -156,6 +157,16 @@ func TestArtifactsDroppedFromSpecOrGeneratorAreDeleted(t *testing.T) {
 	generatorReady(t, gen)
 	a := externalArtifact(t, ns, "app", nil)
 	b := externalArtifact(t, ns, "b", nil)
+
+	// One deleted by hand is made again.
+	if err := env.Client.Delete(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	externalArtifact(t, ns, "b", func(*meta.Artifact) bool {
+		again := &sourcev1.ExternalArtifact{}
+		return env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "b"}, again) == nil && again.UID != b.UID
+	})
+	b = externalArtifact(t, ns, "b", nil)
 
 	updateGenerator(t, gen, func(g *swv1.ArtifactGenerator) { g.Spec.Artifacts = g.Spec.Artifacts[:1] })
 	ready := generatorReady(t, gen)
