@@ -32,6 +32,7 @@ var receiverConfig = receiver.DefaultConfig()
 
 func main() {
 	controller.Register("source", sourceConfig.Setup)
+	controller.Register("artifactgenerator", source.SetupArtifactGenerator)
 	controller.Register("kustomize", kustomization.Setup)
 	controller.Register("notification", receiverConfig.Setup)
 	if err := run(); err != nil {
@@ -47,7 +48,8 @@ func run() error {
 	sourceConfig.BindFlags(fs)
 	receiverConfig.BindFlags(fs)
 	controllers := fs.String("controllers", "all",
-		"Comma-separated controllers to run: "+strings.Join(controller.Names, ", ")+"; or all.")
+		"Comma-separated controllers to run: "+strings.Join(controller.Names, ", ")+
+			"; or all, which is every one but artifactgenerator (add it: all,artifactgenerator).")
 	showVersion := fs.Bool("version", false, "Print the version and exit.")
 	// --kubeconfig comes from controller-runtime's flag registration.
 	fs.AddGoFlagSet(flag.CommandLine)

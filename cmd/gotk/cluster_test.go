@@ -24,6 +24,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/gotk-dev/gotk/internal/artifact"
+	"github.com/gotk-dev/gotk/internal/controller/artifactgenerator"
 	"github.com/gotk-dev/gotk/internal/controller/gitrepository"
 	"github.com/gotk-dev/gotk/internal/controller/helmchart"
 	"github.com/gotk-dev/gotk/internal/controller/helmrepository"
@@ -119,6 +120,17 @@ func startObjects() error {
 	}
 	receivers := &receiver.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: r.Recorder, Metrics: runtime.DefaultMetrics}
 	if err := receivers.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	genCache, err := artifact.NewCache(objDir+"/generator-cache", &artifact.Fetcher{}, 0)
+	if err != nil {
+		return err
+	}
+	gens := &artifactgenerator.Reconciler{
+		Client: mgr.GetClient(), Storage: storage, Artifacts: genCache, Recorder: r.Recorder, Metrics: runtime.DefaultMetrics,
+		DependencyRequeue: time.Second,
+	}
+	if err := gens.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -37,8 +37,8 @@ func newCreateKustomizationCmd(c *cli) *cobra.Command {
 applied it, and print the revision it applied.
 
 --source names the source as [Kind/]name[.namespace]: the kind is GitRepository
-unless given (OCIRepository and Bucket are the others), and the namespace is
-the Kustomization's unless given. Without -n, the Kustomization goes to the
+unless given (OCIRepository, Bucket and ExternalArtifact are the others), and
+the namespace is the Kustomization's unless given. Without -n, the Kustomization goes to the
 same namespace as a source made with gotk create source git, so
 --source=NAME is enough.
 
@@ -47,6 +47,9 @@ Kind/name.namespace (repeatable); --wait waits for every applied object
 instead. --substitute sets post-build variables, as key=value (repeatable).`,
 		Example: `  # Apply ./kustomize of the GitRepository podinfo, pruning what leaves Git
   gotk create kustomization podinfo --source=podinfo --path=./kustomize --prune
+
+  # From the apps artifact of an ArtifactGenerator
+  gotk create kustomization apps --source=ExternalArtifact/apps --path=./staging --prune
 
   # From a source in another namespace, into the namespace web, after "infra"
   gotk create kustomization web --source=GitRepository/apps.gotk-system --path=./web \
@@ -72,7 +75,7 @@ instead. --substitute sets post-build variables, as key=value (repeatable).`,
 	}
 	f.bind(cmd, "Kustomization")
 	fl := cmd.Flags()
-	fl.StringVar(&f.source, "source", "", "Source to build from, as [Kind/]name[.namespace]; Kind is GitRepository, OCIRepository or Bucket.")
+	fl.StringVar(&f.source, "source", "", "Source to build from, as [Kind/]name[.namespace]; Kind is GitRepository, OCIRepository, Bucket or ExternalArtifact.")
 	fl.StringVar(&f.path, "path", "./", "Path in the source to build, relative to its root.")
 	fl.BoolVar(&f.prune, "prune", false, "Delete the objects that leave the source (garbage collection).")
 	fl.DurationVar(&f.interval, "interval", 10*time.Minute, "How often the controller applies the source again.")
@@ -182,8 +185,9 @@ func parseSourceRef(s string) (kustomizev1.CrossNamespaceSourceReference, error)
 	rest := s
 	if k, r, found := strings.Cut(s, "/"); found {
 		gk, ok := lookupKind(k)
-		if !ok || (gk.Kind() != sourcev1.GitRepositoryKind && gk.Kind() != sourcev1.OCIRepositoryKind && gk.Kind() != sourcev1.BucketKind) {
-			return kustomizev1.CrossNamespaceSourceReference{}, fmt.Errorf("--source %q: kind %q cannot be built by a Kustomization: use GitRepository, OCIRepository or Bucket", s, k)
+		if !ok || (gk.Kind() != sourcev1.GitRepositoryKind && gk.Kind() != sourcev1.OCIRepositoryKind && gk.Kind() != sourcev1.BucketKind &&
+			gk.Kind() != sourcev1.ExternalArtifactKind) {
+			return kustomizev1.CrossNamespaceSourceReference{}, fmt.Errorf("--source %q: kind %q cannot be built by a Kustomization: use GitRepository, OCIRepository, Bucket or ExternalArtifact", s, k)
 		}
 		kind, rest = gk.Kind(), r
 	}

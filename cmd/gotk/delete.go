@@ -66,6 +66,20 @@ source leaves what was applied from it, but its Kustomizations stop applying.`,
   # In a script
   gotk delete ks podinfo --silent`,
 	}), newDeleteReceiverCmd(c, &silent))
+	source.AddCommand(deleteKindCmd(c, &silent, externalArtifactKind, &cobra.Command{
+		Use:   "external NAME",
+		Short: "Delete an ExternalArtifact",
+		Long: `Delete an ExternalArtifact. One that an ArtifactGenerator made is made again
+by it: delete the artifact from the generator's spec instead.`,
+		Example: `  # Asks first
+  gotk delete source external apps`,
+	}))
+	cmd.AddCommand(artifactParent("Delete", deleteKindCmd(c, &silent, artifactGeneratorKind, &cobra.Command{
+		Use:   "generator NAME",
+		Short: "Delete an ArtifactGenerator and the ExternalArtifacts it made",
+		Example: `  # Asks first
+  gotk delete artifact generator flux-system`,
+	})))
 	return cmd
 }
 

@@ -70,6 +70,23 @@ so are the annotations that record how the object was last changed
   # All of the namespace
   gotk export ks --all`,
 	}), newExportReceiverCmd(c, &all))
+	source.AddCommand(exportKindCmd(c, &all, externalArtifactKind, &cobra.Command{
+		Use:   "external [NAME]",
+		Short: "Export ExternalArtifacts",
+		Long: `Export ExternalArtifacts. Those an ArtifactGenerator made are made again from it:
+export the generator (gotk export artifact generator) to recreate them.`,
+		Example: `  # One
+  gotk export source external apps`,
+	}))
+	cmd.AddCommand(artifactParent("Export", exportKindCmd(c, &all, artifactGeneratorKind, &cobra.Command{
+		Use:   "generator [NAME]",
+		Short: "Export ArtifactGenerators",
+		Example: `  # One
+  gotk export artifact generator flux-system
+
+  # All of the namespace
+  gotk export artifact generator --all -n gotk-system`,
+	})))
 	return cmd
 }
 

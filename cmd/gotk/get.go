@@ -101,6 +101,23 @@ condition has the given status, such as ready=false.`,
   # Follow them as they reconcile
   gotk get ks --watch`,
 	}), newGetReceiversCmd(c, f), newGetAllCmd(c, f))
+	sources.AddCommand(newGetKindCmd(c, f, externalArtifactKind, &cobra.Command{
+		Use:     "external [NAME]",
+		Aliases: []string{"externalartifact", "externalartifacts", "ea"},
+		Short:   "List ExternalArtifacts",
+		Example: `  # The ExternalArtifacts of the current namespace, with their revision
+  gotk get sources external`,
+	}))
+	cmd.AddCommand(artifactParent("List", newGetKindCmd(c, f, artifactGeneratorKind, &cobra.Command{
+		Use:     "generator [NAME]",
+		Aliases: []string{"generators", "artifactgenerator", "artifactgenerators", "ag"},
+		Short:   "List ArtifactGenerators",
+		Example: `  # The ArtifactGenerators of the current namespace
+  gotk get artifact generator
+
+  # Every namespace, only those that failed
+  gotk get artifact generator -A --status-selector ready=false`,
+	})))
 	return cmd
 }
 

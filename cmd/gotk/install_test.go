@@ -110,7 +110,7 @@ func TestInstallRejectsBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"install", "--export", "--components=source,flux"}, `unknown controller "flux" in --components: choose from source, kustomize, helm, notification, image`},
+		{[]string{"install", "--export", "--components=source,flux"}, `unknown controller "flux" in --components: choose from source, artifactgenerator, kustomize, helm, notification, image`},
 		{[]string{"install", "--export", "--version=a b"}, "not a valid image tag"},
 		{[]string{"install", "--export", "--log-level=loud"}, "--log-level must be debug, info, error or trace"},
 		{[]string{"install", "--export", "--nope"}, "unknown flag: --nope"},

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gotk-dev/gotk/api/meta"
+	sourceextv1beta1 "github.com/gotk-dev/gotk/api/sourceextensions/v1beta1"
 	"github.com/gotk-dev/gotk/internal/install"
 )
 
@@ -157,6 +158,9 @@ func readyStatus(u *unstructured.Unstructured) (string, string) {
 }
 
 func isSuspended(u *unstructured.Unstructured) bool {
+	if u.GetKind() == artifactGeneratorKind.Kind() {
+		return isGeneratorSuspended(u)
+	}
 	s, _, _ := unstructured.NestedBool(u.Object, "spec", "suspend")
 	return s
 }
@@ -279,7 +283,11 @@ func requestReconcile(ctx context.Context, cl client.Client, k gotkKind, key typ
 	patch := map[string]any{
 		"metadata": map[string]any{"annotations": map[string]any{meta.ReconcileRequestAnnotation: token}},
 	}
-	if resume {
+	switch {
+	case resume && k.Kind() == artifactGeneratorKind.Kind():
+		// An ArtifactGenerator is suspended by an annotation, as in Flux.
+		patch["metadata"].(map[string]any)["annotations"].(map[string]any)[sourceextv1beta1.ReconcileAnnotation] = sourceextv1beta1.ReconcileEnabled
+	case resume:
 		patch["spec"] = map[string]any{"suspend": false}
 	}
 	if err := mergePatch(ctx, cl, k, key, patch); err != nil {

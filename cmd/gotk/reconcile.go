@@ -75,6 +75,31 @@ failure, and exits non-zero on failure.`,
 	})
 	ks.Flags().BoolVar(&withSource, "with-source", false, "Reconcile the Kustomization's source first.")
 	cmd.AddCommand(source, ks)
+	source.AddCommand(&cobra.Command{
+		Use:   "external NAME",
+		Short: "Generate an ExternalArtifact now, through its producer",
+		Long: `An ExternalArtifact has no reconcile of its own: this reconciles the
+ArtifactGenerator its spec.sourceRef names, waits for it, then for the
+ExternalArtifact to be Ready, and prints its revision.`,
+		Example: `  # Generate now and print the revision
+  gotk reconcile source external apps`,
+		Args:              exactlyOneName(externalArtifactKind.Kind()),
+		ValidArgsFunction: c.completeNames(externalArtifactKind),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.watchClient()
+			if err != nil {
+				return err
+			}
+			_, err = c.reconcileExternal(cmd.Context(), cl, types.NamespacedName{Namespace: c.objectNamespace(cmd), Name: args[0]}, timeout)
+			return err
+		},
+	})
+	cmd.AddCommand(artifactParent("Reconcile", reconcileKindCmd(c, &timeout, artifactGeneratorKind, nil, &cobra.Command{
+		Use:   "generator NAME",
+		Short: "Generate the artifacts of an ArtifactGenerator now",
+		Example: `  # Generate now
+  gotk reconcile artifact generator flux-system`,
+	})))
 	return cmd
 }
 
@@ -103,7 +128,12 @@ func reconcileKindCmd(c *cli, timeout *time.Duration, k gotkKind, withSource *bo
 			if err != nil {
 				return err
 			}
-			if _, err := c.reconcileAndWait(ctx, cl, sk, skey, *timeout); err != nil {
+			if sk.Kind() == externalArtifactKind.Kind() {
+				// Reconciled through its producer.
+				if _, err := c.reconcileExternal(ctx, cl, skey, *timeout); err != nil {
+					return err
+				}
+			} else if _, err := c.reconcileAndWait(ctx, cl, sk, skey, *timeout); err != nil {
 				return err
 			}
 		}

@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	sourceextv1beta1 "github.com/gotk-dev/gotk/api/sourceextensions/v1beta1"
 )
 
 // toggleFlags are the flags of suspend and resume.
@@ -106,6 +108,17 @@ func addToggleKinds(c *cli, parent *cobra.Command, f *toggleFlags, resume bool) 
   # All of the namespace
   gotk %[1]s source chart --all -n apps`, verb),
 	}))
+	parent.AddCommand(artifactParent(strings.ToUpper(verb[:1])+verb[1:], toggleKindCmd(c, f, artifactGeneratorKind, resume, &cobra.Command{
+		Use:   "generator [NAME...]",
+		Short: strings.ToUpper(verb[:1]) + verb[1:] + " ArtifactGenerators",
+		Long: `ArtifactGenerators have no spec.suspend: as in Flux, the annotation
+source.extensions.fluxcd.io/reconcile: Disable suspends one, and Enable resumes it.`,
+		Example: fmt.Sprintf(`  # One
+  gotk %[1]s artifact generator flux-system
+
+  # All of the namespace
+  gotk %[1]s artifact generator --all -n apps`, verb),
+	})))
 	parent.AddCommand(source, toggleKindCmd(c, f, kustomizationKind, resume, &cobra.Command{
 		Use:     "kustomization [NAME...]",
 		Aliases: []string{"ks"},
@@ -154,7 +167,11 @@ func toggleKindCmd(c *cli, f *toggleFlags, k gotkKind, resume bool, cmd *cobra.C
 		}
 		for _, n := range names {
 			key := types.NamespacedName{Namespace: ns, Name: n}
-			if err := mergePatch(ctx, cl, k, key, map[string]any{"spec": map[string]any{"suspend": true}}); err != nil {
+			patch := map[string]any{"spec": map[string]any{"suspend": true}}
+			if k.Kind() == artifactGeneratorKind.Kind() {
+				patch = map[string]any{"metadata": map[string]any{"annotations": map[string]any{sourceextv1beta1.ReconcileAnnotation: sourceextv1beta1.ReconcileDisabled}}}
+			}
+			if err := mergePatch(ctx, cl, k, key, patch); err != nil {
 				return err
 			}
 			c.status.ok("%s %s suspended", k.Kind(), key)

@@ -22,7 +22,7 @@ func newTreeCmd(c *cli) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "tree",
-		Short: "Show what a Kustomization applied, as a tree",
+		Short: "Show what a Kustomization applied, or what an ArtifactGenerator made, as a tree",
 		Example: `  # The objects a Kustomization applied, and what its Kustomizations applied
   gotk tree kustomization apps`,
 		Args: cobra.NoArgs,
@@ -76,7 +76,86 @@ Kustomization among them shows its own inventory below it, and so on.`,
 			return nil
 		},
 	})
+	cmd.AddCommand(artifactParent("Show", &cobra.Command{
+		Use:   "generator NAME",
+		Short: "Show the ExternalArtifacts of an ArtifactGenerator, and the Kustomizations that apply them",
+		Long: `Show the ExternalArtifacts an ArtifactGenerator made (its status.inventory) as a
+tree, each with the Kustomizations whose spec.sourceRef names it.`,
+		Example: `  # The artifacts of flux-system and who applies them
+  gotk tree artifact generator flux-system -n gotk-system`,
+		Args:              exactlyOneName(artifactGeneratorKind.Kind()),
+		ValidArgsFunction: c.completeNames(artifactGeneratorKind),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "" && output != "json" {
+				return fmt.Errorf("unknown --output %q: use json, or leave it out for a tree", output)
+			}
+			cl, err := c.watchClient()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			key := types.NamespacedName{Namespace: c.objectNamespace(cmd), Name: args[0]}
+			g, err := getObject(ctx, cl, artifactGeneratorKind, key)
+			if err != nil {
+				return err
+			}
+			root, err := generatorTree(ctx, cl, g)
+			if err != nil {
+				return err
+			}
+			if len(root.Resources) == 0 {
+				c.status.warn("ArtifactGenerator %s has no inventory yet: it has generated nothing (see gotk get artifact generator -n %s)", key, key.Namespace)
+			}
+			if output == "json" {
+				data, err := json.MarshalIndent(root, "", "  ")
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(c.out, "%s\n", data)
+				return err
+			}
+			printTree(c.out, root)
+			return nil
+		},
+	}))
 	return cmd
+}
+
+// generatorTree lists the ExternalArtifacts of a generator's inventory,
+// each with the Kustomizations that build it.
+func generatorTree(ctx context.Context, cl client.Client, g *unstructured.Unstructured) (*treeNode, error) {
+	gvk := artifactGeneratorKind.GVK
+	root := &treeNode{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: g.GetNamespace(), Name: g.GetName()}
+	inv, _, _ := unstructured.NestedSlice(g.Object, "status", "inventory")
+	if len(inv) == 0 {
+		return root, nil
+	}
+	// Consumers may be in any namespace; without the right to list them
+	// all, those of the generator's namespace are shown.
+	kss, err := listObjects(ctx, cl, kustomizationKind, "")
+	if err != nil {
+		if kss, err = listObjects(ctx, cl, kustomizationKind, g.GetNamespace()); err != nil {
+			return nil, err
+		}
+	}
+	eaGVK := externalArtifactKind.GVK
+	for _, raw := range inv {
+		m, _ := raw.(map[string]any)
+		name, _ := m["name"].(string)
+		ns, _ := m["namespace"].(string)
+		node := &treeNode{Group: eaGVK.Group, Version: eaGVK.Version, Kind: eaGVK.Kind, Namespace: ns, Name: name}
+		for i := range kss {
+			k := &kss[i]
+			sk, skey, err := sourceOf(k)
+			if err != nil || sk.Kind() != eaGVK.Kind || skey.Namespace != ns || skey.Name != name {
+				continue
+			}
+			kgvk := kustomizationKind.GVK
+			node.Resources = append(node.Resources, &treeNode{Group: kgvk.Group, Version: kgvk.Version, Kind: kgvk.Kind, Namespace: k.GetNamespace(), Name: k.GetName()})
+		}
+		root.Resources = append(root.Resources, node)
+	}
+	return root, nil
 }
 
 // treeNode is one object of the tree.

@@ -71,6 +71,8 @@ func TestParseSourceRefAndSelectors(t *testing.T) {
 		"OCIRepository/app":            {Kind: "OCIRepository", Name: "app"},
 		"gitrepository/my.app.v1.apps": {Kind: "GitRepository", Name: "my.app.v1", Namespace: "apps"},
 		"bucket/b":                     {Kind: "Bucket", Name: "b"},
+		"ExternalArtifact/apps":        {Kind: "ExternalArtifact", Name: "apps"},
+		"ea/infra.gotk-system":         {Kind: "ExternalArtifact", Name: "infra", Namespace: "gotk-system"},
 	} {
 		got, err := parseSourceRef(in)
 		if err != nil || got != want {

@@ -15,7 +15,25 @@ import (
 
 // Names are the controllers that --controllers may select, in the order
 // they start.
-var Names = []string{"source", "kustomize", "helm", "notification", "image"}
+var Names = []string{"source", "artifactgenerator", "kustomize", "helm", "notification", "image"}
+
+// Optional are the controllers that "all" (the default) leaves out: they
+// run only when --controllers names them. The ArtifactGenerator
+// controller is one, as Flux's source-watcher is an extra component that
+// `flux install --components-extra=source-watcher` adds.
+var Optional = map[string]bool{"artifactgenerator": true}
+
+// Default returns the controllers that "all" selects: Names without the
+// Optional ones.
+func Default() []string {
+	out := make([]string, 0, len(Names))
+	for _, n := range Names {
+		if !Optional[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
 
 // Deps is what main hands every reconciler: the shared flags, the event
 // recorder and the metrics.
@@ -30,11 +48,12 @@ type Setup func(mgr ctrl.Manager, deps Deps) error
 
 // Kinds are the kinds each controller reconciles.
 var Kinds = map[string][]string{
-	"source":       {"GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "Bucket"},
-	"kustomize":    {"Kustomization"},
-	"helm":         {"HelmRelease"},
-	"notification": {"Provider", "Alert", "Receiver"},
-	"image":        {"ImageRepository", "ImagePolicy", "ImageUpdateAutomation"},
+	"source":            {"GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "Bucket"},
+	"artifactgenerator": {"ArtifactGenerator"},
+	"kustomize":         {"Kustomization"},
+	"helm":              {"HelmRelease"},
+	"notification":      {"Provider", "Alert", "Receiver"},
+	"image":             {"ImageRepository", "ImagePolicy", "ImageUpdateAutomation"},
 }
 
 var setups = map[string][]Setup{}
@@ -45,11 +64,12 @@ func Register(name string, s Setup) {
 }
 
 // Parse turns a --controllers value into the list of controllers to run.
-// Empty or "all" selects every one.
+// Empty or "all" selects every one but the Optional ones, which are named
+// alone or after "all" ("all,artifactgenerator").
 func Parse(value string) ([]string, error) {
 	value = strings.TrimSpace(value)
 	if value == "" || value == "all" {
-		return append([]string(nil), Names...), nil
+		return Default(), nil
 	}
 	known := map[string]bool{}
 	for _, n := range Names {
@@ -59,6 +79,15 @@ func Parse(value string) ([]string, error) {
 	var out []string
 	for _, n := range strings.Split(value, ",") {
 		n = strings.TrimSpace(n)
+		if n == "all" {
+			for _, d := range Default() {
+				if !seen[d] {
+					seen[d] = true
+					out = append(out, d)
+				}
+			}
+			continue
+		}
 		if !known[n] {
 			return nil, fmt.Errorf("unknown controller %q in --controllers: choose from %s", n, strings.Join(Names, ", "))
 		}

@@ -46,6 +46,58 @@ var optionSets = map[string]func(*Options){
 	"aio-source+notif": func(o *Options) { o.AllInOne = true; o.Components = []string{"source", "notification"} },
 	"kustomize-only":   func(o *Options) { o.Components = []string{"kustomize"}; o.NetworkPolicy = false },
 	"other-namespace":  func(o *Options) { o.Namespace = "gitops"; o.ClusterDomain = "example.internal" },
+	"with-generator":   func(o *Options) { o.Components = append(DefaultOptions().Components, "artifactgenerator") },
+}
+
+// The ArtifactGenerator controller is optional, as Flux's source-watcher
+// is; asked for, it runs in the source controller's Deployment (whose
+// storage it shares) with a ClusterRole of its own that can write
+// ExternalArtifacts; without source it is refused.
+func TestGenerateWithArtifactGenerator(t *testing.T) {
+	m := generate(t, func(o *Options) { o.Components = []string{"source", "kustomize", "artifactgenerator"} })
+	var names []string
+	for _, d := range objectsOf[*appsv1.Deployment](m) {
+		names = append(names, d.Name)
+		if d.Name == "source-controller" && !slices.Contains(d.Spec.Template.Spec.Containers[0].Args, "--controllers=source,artifactgenerator") {
+			t.Errorf("source-controller args %v, want --controllers=source,artifactgenerator", d.Spec.Template.Spec.Containers[0].Args)
+		}
+	}
+	if want := []string{"source-controller", "kustomize-controller"}; !slices.Equal(names, want) {
+		t.Errorf("Deployments %v, want %v", names, want)
+	}
+	found := false
+	for _, r := range objectsOf[*rbacv1.ClusterRole](m) {
+		if r.Name != "gotk-artifactgenerator-controller-gotk-system" {
+			continue
+		}
+		found = true
+		ok := false
+		for _, rule := range r.Rules {
+			if slices.Contains(rule.Resources, "externalartifacts") && slices.Contains(rule.Verbs, "create") && slices.Contains(rule.Verbs, "delete") {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("ClusterRole %s cannot create and delete externalartifacts: %+v", r.Name, r.Rules)
+		}
+	}
+	if !found {
+		t.Error("no ClusterRole for the artifactgenerator controller")
+	}
+	for _, b := range objectsOf[*rbacv1.ClusterRoleBinding](m) {
+		if b.RoleRef.Name == "gotk-artifactgenerator-controller-gotk-system" && b.Subjects[0].Name != "source-controller" {
+			t.Errorf("the artifactgenerator role is bound to %s, want the source controller's account", b.Subjects[0].Name)
+		}
+	}
+
+	o := DefaultOptions()
+	if slices.Contains(o.Components, "artifactgenerator") {
+		t.Errorf("default components %v include the optional artifactgenerator", o.Components)
+	}
+	o.Components = []string{"kustomize", "artifactgenerator"}
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "artifactgenerator runs in the source controller's Deployment") {
+		t.Errorf("artifactgenerator without source: %v", err)
+	}
 }
 
 func TestGenerateDefaults(t *testing.T) {

@@ -89,7 +89,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Namespace:          DefaultNamespace,
-		Components:         slices.Clone(controller.Names),
+		Components:         controller.Default(),
 		Registry:           DefaultRegistry,
 		Version:            DefaultVersion(),
 		LogLevel:           DefaultLogLevel,
@@ -124,6 +124,9 @@ func (o *Options) Validate() error {
 		problems = append(problems, strings.Replace(err.Error(), "--controllers", "--components", 1))
 	} else {
 		o.Components = comps
+		if o.Has("artifactgenerator") && !o.Has("source") {
+			problems = append(problems, "--components artifactgenerator runs in the source controller's Deployment, whose artifact storage it shares: add source")
+		}
 	}
 	if o.Registry == "" || strings.ContainsAny(o.Registry, " \t@") {
 		problems = append(problems, fmt.Sprintf("--registry %q is not a registry path such as %s", o.Registry, DefaultRegistry))
@@ -161,10 +164,15 @@ func (o Options) Has(component string) bool {
 	return slices.Contains(o.Components, component)
 }
 
-// DeploymentName is the Deployment that runs component.
+// DeploymentName is the Deployment that runs component. The
+// ArtifactGenerator controller runs in the source controller's: it stores
+// its artifacts in the same storage, behind the same Service.
 func (o Options) DeploymentName(component string) string {
 	if o.AllInOne {
 		return AllInOneName
+	}
+	if component == "artifactgenerator" {
+		component = "source"
 	}
 	return component + "-controller"
 }
@@ -176,6 +184,9 @@ func (o Options) DeploymentNames() []string {
 	}
 	names := make([]string, 0, len(o.Components))
 	for _, c := range o.Components {
+		if c == "artifactgenerator" {
+			continue // in the source controller's Deployment
+		}
 		names = append(names, o.DeploymentName(c))
 	}
 	return names

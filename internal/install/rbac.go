@@ -14,6 +14,7 @@ const (
 	helmGroup         = "helm.toolkit.fluxcd.io"
 	notificationGroup = "notification.toolkit.fluxcd.io"
 	imageGroup        = "image.toolkit.fluxcd.io"
+	sourceExtGroup    = "source.extensions.fluxcd.io"
 )
 
 // ownKinds are the resources each controller reconciles.
@@ -26,6 +27,9 @@ var ownKinds = map[string]struct {
 	"helm":         {helmGroup, []string{"helmreleases"}},
 	"notification": {notificationGroup, []string{"providers", "alerts", "receivers"}},
 	"image":        {imageGroup, []string{"imagerepositories", "imagepolicies", "imageupdateautomations"}},
+	// The ArtifactGenerator controller writes ExternalArtifacts too (see
+	// clusterRules).
+	"artifactgenerator": {sourceExtGroup, []string{"artifactgenerators"}},
 }
 
 // needsClusterAdmin reports whether a component applies arbitrary objects
@@ -155,6 +159,14 @@ func clusterRules(component string) []rbacv1.PolicyRule {
 		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get", "list", "watch"}})
 	}
 	switch component {
+	case "artifactgenerator":
+		// Generators read every source kind, and create, update and
+		// delete the ExternalArtifacts they publish.
+		rules = append(rules,
+			rbacv1.PolicyRule{APIGroups: []string{sourceGroup}, Resources: []string{"gitrepositories", "ocirepositories", "buckets", "helmcharts"}, Verbs: []string{"get", "list", "watch"}},
+			rbacv1.PolicyRule{APIGroups: []string{sourceGroup}, Resources: []string{"externalartifacts"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+			rbacv1.PolicyRule{APIGroups: []string{sourceGroup}, Resources: []string{"externalartifacts/status"}, Verbs: []string{"get", "update", "patch"}},
+		)
 	case "image":
 		// Image update automations clone and push the GitRepository they
 		// name.

@@ -40,7 +40,14 @@ func (o Options) deploymentsToRun() []deployment {
 	}
 	var out []deployment
 	for _, c := range o.Components {
-		out = append(out, deployment{name: o.DeploymentName(c), components: []string{c}})
+		if c == "artifactgenerator" {
+			continue // added to the source controller's below
+		}
+		d := deployment{name: o.DeploymentName(c), components: []string{c}}
+		if c == "source" && o.Has("artifactgenerator") {
+			d.components = append(d.components, "artifactgenerator")
+		}
+		out = append(out, d)
 	}
 	return out
 }
@@ -240,6 +247,9 @@ func services(o Options) []client.Object {
 		return out
 	}
 	for _, c := range o.Components {
+		if c == "artifactgenerator" {
+			continue // served by the source controller's Services
+		}
 		name := o.DeploymentName(c)
 		ports := []corev1.ServicePort{metrics}
 		if c == "source" || c == "notification" {

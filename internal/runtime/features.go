@@ -13,10 +13,16 @@ const (
 	// StrictPostBuildSubstitutions makes a ${var} with neither a value nor
 	// a default a build error instead of an empty string.
 	StrictPostBuildSubstitutions = "StrictPostBuildSubstitutions"
+	// ExternalArtifact lets a Kustomization's sourceRef (and a
+	// HelmRelease's chartRef) name an ExternalArtifact. Flux 2.7's
+	// controllers needed it set; gotk has it on, and accepts the flag so
+	// that a Flux installation's arguments carry over.
+	ExternalArtifact = "ExternalArtifact"
 )
 
 var knownGates = map[string]bool{
 	StrictPostBuildSubstitutions: false,
+	ExternalArtifact:             true,
 }
 
 func knownGateList() string {

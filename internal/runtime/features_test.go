@@ -28,7 +28,7 @@ func TestFeatureGatesFlag(t *testing.T) {
 		t.Errorf("String() = %q", got)
 	}
 	for arg, want := range map[string]string{
-		"--feature-gates=Nope=true":                          `unknown feature gate "Nope"; known: StrictPostBuildSubstitutions (default false)`,
+		"--feature-gates=Nope=true":                          `unknown feature gate "Nope"; known: ExternalArtifact (default true), StrictPostBuildSubstitutions (default false)`,
 		"--feature-gates=StrictPostBuildSubstitutions=often": `is not true or false`,
 		"--feature-gates=StrictPostBuildSubstitutions":       `use Name=true or Name=false`,
 	} {

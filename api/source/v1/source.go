@@ -39,12 +39,29 @@ type Source interface {
 	GetArtifact() *meta.Artifact
 }
 
+// ArtifactSource is any object of this group that publishes an artifact
+// a Kustomization or a HelmRelease can consume: every Source, and the
+// ExternalArtifact, which another controller writes and which has no
+// reconcile of its own.
+//
+// +kubebuilder:object:generate=false
+type ArtifactSource interface {
+	metav1.Object
+	runtime.Object
+
+	// GetArtifact returns the artifact last published in status, or nil
+	// when there is none yet.
+	GetArtifact() *meta.Artifact
+}
+
 var (
-	_ Source = &GitRepository{}
-	_ Source = &OCIRepository{}
-	_ Source = &HelmRepository{}
-	_ Source = &HelmChart{}
-	_ Source = &Bucket{}
+	_ ArtifactSource = &ExternalArtifact{}
+	_ ArtifactSource = Source(nil)
+	_ Source         = &GitRepository{}
+	_ Source         = &OCIRepository{}
+	_ Source         = &HelmRepository{}
+	_ Source         = &HelmChart{}
+	_ Source         = &Bucket{}
 )
 
 // defaultTimeout is the timeout of remote operations when spec.timeout is

@@ -1,6 +1,8 @@
 package v1beta1
 
 import (
+	"strings"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gotk-dev/gotk/api/meta"
@@ -8,6 +10,15 @@ import (
 
 // ArtifactGeneratorKind is the kind of this package's only type.
 const ArtifactGeneratorKind = "ArtifactGenerator"
+
+// ReconcileAnnotation, set to ReconcileDisabled, suspends an
+// ArtifactGenerator, as Flux's source-watcher does: the kind has no
+// spec.suspend.
+const (
+	ReconcileAnnotation = "source.extensions.fluxcd.io/reconcile"
+	ReconcileDisabled   = "Disable"
+	ReconcileEnabled    = "Enable"
+)
 
 // Copy strategies of an ArtifactGenerator's copy rule.
 const (
@@ -223,4 +234,20 @@ func (in *ArtifactGenerator) GetConditions() []metav1.Condition {
 // SetConditions replaces status.conditions.
 func (in *ArtifactGenerator) SetConditions(conditions []metav1.Condition) {
 	in.Status.Conditions = conditions
+}
+
+// IsSuspended reports whether the ReconcileAnnotation disables the
+// generator (case-insensitively, as Flux reads it).
+func (in *ArtifactGenerator) IsSuspended() bool {
+	return strings.EqualFold(in.GetAnnotations()[ReconcileAnnotation], ReconcileDisabled)
+}
+
+// GetLastHandledReconcileRequest returns status.lastHandledReconcileAt.
+func (in *ArtifactGenerator) GetLastHandledReconcileRequest() string {
+	return in.Status.GetLastHandledReconcileRequest()
+}
+
+// SetLastHandledReconcileRequest sets status.lastHandledReconcileAt.
+func (in *ArtifactGenerator) SetLastHandledReconcileRequest(token string) {
+	in.Status.SetLastHandledReconcileRequest(token)
 }

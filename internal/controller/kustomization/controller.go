@@ -76,7 +76,7 @@ type targetCache struct {
 // scope carries what the phases of one reconcile find.
 type scope struct {
 	obj      *kustomizev1.Kustomization
-	source   sourcev1.Source
+	source   sourcev1.ArtifactSource
 	revision string
 	// originRevision is the revision the artifact was made from, as its
 	// metadata records it (org.opencontainers.image.revision).
@@ -202,6 +202,10 @@ func (r *Reconciler) reconcileSource(ctx context.Context, s *scope) error {
 	if err != nil {
 		return runtime.Stallingf(meta.InvalidSpecReason, "spec.sourceRef: %s", err)
 	}
+	if ref.Kind == sourcev1.ExternalArtifactKind && !r.Options.Feature(runtime.ExternalArtifact) {
+		return runtime.Stallingf(meta.InvalidSpecReason,
+			"spec.sourceRef: kind ExternalArtifact is turned off (--feature-gates=ExternalArtifact=false)")
+	}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, src); err != nil {
 		if apierrors.IsNotFound(err) {
 			return runtime.Waiting(meta.ArtifactFailedReason, r.Options.RequeueDependency,
@@ -227,8 +231,10 @@ func (r *Reconciler) reconcileSource(ctx context.Context, s *scope) error {
 }
 
 // newSource returns an empty object of a source kind a Kustomization may
-// point at. Any kind with an artifact works the same from here on.
-func newSource(kind string) (sourcev1.Source, error) {
+// point at. Any kind with an artifact works the same from here on: an
+// ExternalArtifact, which an ArtifactGenerator (or any other producer)
+// writes, too.
+func newSource(kind string) (sourcev1.ArtifactSource, error) {
 	switch kind {
 	case sourcev1.GitRepositoryKind:
 		return &sourcev1.GitRepository{}, nil
@@ -236,8 +242,10 @@ func newSource(kind string) (sourcev1.Source, error) {
 		return &sourcev1.OCIRepository{}, nil
 	case sourcev1.BucketKind:
 		return &sourcev1.Bucket{}, nil
+	case sourcev1.ExternalArtifactKind:
+		return &sourcev1.ExternalArtifact{}, nil
 	}
-	return nil, fmt.Errorf("kind %q is not a source a Kustomization can use (GitRepository, OCIRepository or Bucket)", kind)
+	return nil, fmt.Errorf("kind %q is not a source a Kustomization can use (GitRepository, OCIRepository, Bucket or ExternalArtifact)", kind)
 }
 
 // reconcileBuild builds the manifests and substitutes variables. Nothing is

@@ -94,7 +94,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// The objects a Kustomization waits for: one of them changed.
 		WatchesRawSource(source.Channel(r.Health.Events(), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.Concurrent})
-	for _, src := range []client.Object{&sourcev1.GitRepository{}, &sourcev1.OCIRepository{}, &sourcev1.Bucket{}} {
+	for _, src := range []client.Object{&sourcev1.GitRepository{}, &sourcev1.OCIRepository{}, &sourcev1.Bucket{}, &sourcev1.ExternalArtifact{}} {
 		kind := sourceKind(src)
 		b = b.Watches(src, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return r.consumers(ctx, kind, o)
@@ -197,6 +197,8 @@ func sourceKind(o client.Object) string {
 		return sourcev1.GitRepositoryKind
 	case *sourcev1.OCIRepository:
 		return sourcev1.OCIRepositoryKind
+	case *sourcev1.ExternalArtifact:
+		return sourcev1.ExternalArtifactKind
 	default:
 		return sourcev1.BucketKind
 	}
