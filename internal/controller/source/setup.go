@@ -16,6 +16,7 @@ import (
 	"github.com/gotk-dev/gotk/internal/controller/gitrepository"
 	"github.com/gotk-dev/gotk/internal/controller/helmchart"
 	"github.com/gotk-dev/gotk/internal/controller/helmrepository"
+	"github.com/gotk-dev/gotk/internal/controller/ocirepository"
 	"github.com/gotk-dev/gotk/internal/helm"
 )
 
@@ -82,6 +83,15 @@ func (c *Config) Setup(mgr ctrl.Manager, deps controller.Deps) error {
 		IndexMaxSize: c.HelmIndexMaxSize,
 	}
 	if err := helmRepo.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	ociRepo := &ocirepository.Reconciler{
+		Client:   mgr.GetClient(),
+		Storage:  storage,
+		Recorder: deps.Recorder,
+		Metrics:  deps.Metrics,
+	}
+	if err := ociRepo.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}
 	chart := &helmchart.Reconciler{

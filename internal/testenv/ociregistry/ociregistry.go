@@ -1,10 +1,13 @@
 // Package ociregistry runs an OCI registry for tests: the
 // distribution/distribution v3 registry in-process, in memory, over plain
-// HTTP on loopback, optionally behind htpasswd basic authentication.
+// HTTP or HTTPS on loopback, optionally behind htpasswd basic
+// authentication.
 package ociregistry
 
 import (
 	"context"
+	"encoding/pem"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/crypto/bcrypt"
 
 	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
@@ -24,12 +28,26 @@ type Registry struct {
 	*httptest.Server
 	// Host is host:port, as oci:// URLs name it.
 	Host string
+	// CAPEM is the PEM certificate a client must trust to reach a
+	// registry started with StartTLS; nil for plain HTTP.
+	CAPEM []byte
 }
 
 // Start starts a registry for t's duration. With a username, every request
 // needs basic authentication with it and password.
 func Start(t testing.TB, username, password string) *Registry {
 	t.Helper()
+	return start(t, username, password, false)
+}
+
+// StartTLS is Start over HTTPS, with a certificate for 127.0.0.1 that
+// CAPEM holds.
+func StartTLS(t testing.TB, username, password string) *Registry {
+	t.Helper()
+	return start(t, username, password, true)
+}
+
+func start(t testing.TB, username, password string, useTLS bool) *Registry {
 	cfg := &configuration.Configuration{}
 	cfg.Storage = configuration.Storage{"inmemory": configuration.Parameters{}}
 	cfg.Log.Level = "error"
@@ -45,8 +63,18 @@ func Start(t testing.TB, username, password string) *Registry {
 		}
 		cfg.Auth = configuration.Auth{"htpasswd": configuration.Parameters{"realm": "gotk-test", "path": file}}
 	}
+	// The registry logs every request through logrus's standard logger.
+	if os.Getenv("GOTK_TEST_LOG") == "" {
+		logrus.SetOutput(io.Discard)
+	}
 	app := handlers.NewApp(context.Background(), cfg)
-	srv := httptest.NewServer(app)
+	if !useTLS {
+		srv := httptest.NewServer(app)
+		t.Cleanup(srv.Close)
+		return &Registry{Server: srv, Host: strings.TrimPrefix(srv.URL, "http://")}
+	}
+	srv := httptest.NewTLSServer(app)
 	t.Cleanup(srv.Close)
-	return &Registry{Server: srv, Host: strings.TrimPrefix(srv.URL, "http://")}
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	return &Registry{Server: srv, Host: strings.TrimPrefix(srv.URL, "https://"), CAPEM: ca}
 }
