@@ -13,6 +13,7 @@ import (
 
 	"github.com/gotk-dev/gotk/internal/artifact"
 	"github.com/gotk-dev/gotk/internal/controller"
+	"github.com/gotk-dev/gotk/internal/controller/bucket"
 	"github.com/gotk-dev/gotk/internal/controller/gitrepository"
 	"github.com/gotk-dev/gotk/internal/controller/helmchart"
 	"github.com/gotk-dev/gotk/internal/controller/helmrepository"
@@ -92,6 +93,15 @@ func (c *Config) Setup(mgr ctrl.Manager, deps controller.Deps) error {
 		Metrics:  deps.Metrics,
 	}
 	if err := ociRepo.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	bucketRec := &bucket.Reconciler{
+		Client:   mgr.GetClient(),
+		Storage:  storage,
+		Recorder: deps.Recorder,
+		Metrics:  deps.Metrics,
+	}
+	if err := bucketRec.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}
 	chart := &helmchart.Reconciler{
