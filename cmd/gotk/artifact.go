@@ -59,10 +59,11 @@ func artifactURL(cmd *cobra.Command, args []string, needTag bool) (tag, dgst str
 
 func newPushCmd(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "push",
-		Short: "Push artifacts to an OCI registry",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		Use:     "push",
+		Example: `  gotk push artifact oci://ghcr.io/org/manifests/app:v1 --path=./deploy --source=https://github.com/org/app --revision=main@sha1:abc`,
+		Short:   "Push artifacts to an OCI registry",
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	var (
 		rf                     registryFlags
@@ -136,10 +137,11 @@ is printed.`,
 
 func newPullCmd(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "pull",
-		Short: "Pull artifacts from an OCI registry",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		Use:     "pull",
+		Example: `  gotk pull artifact oci://ghcr.io/org/manifests/app:v1 --output=./app`,
+		Short:   "Pull artifacts from an OCI registry",
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	var (
 		rf        registryFlags
@@ -210,10 +212,11 @@ would land outside it, as the source controller does.`,
 
 func newTagCmd(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "tag",
-		Short: "Tag artifacts in an OCI registry",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		Use:     "tag",
+		Example: `  gotk tag artifact oci://ghcr.io/org/manifests/app:v1 --tag=latest`,
+		Short:   "Tag artifacts in an OCI registry",
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	var (
 		rf   registryFlags
@@ -253,10 +256,11 @@ func newTagCmd(c *cli) *cobra.Command {
 
 func newListCmd(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List artifacts in an OCI registry",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		Use:     "list",
+		Example: `  gotk list artifacts oci://ghcr.io/org/manifests/app`,
+		Short:   "List artifacts in an OCI registry",
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	var (
 		rf           registryFlags
