@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -326,5 +328,121 @@ func newListCmd(c *cli) *cobra.Command {
 	list.Flags().StringVar(&filterRegex, "filter-regex", "", "Only the tags this regular expression matches.")
 	list.Flags().StringVar(&filterSemver, "filter-semver", "", "Only the tags that are versions within this semver range.")
 	cmd.AddCommand(list)
+	return cmd
+}
+
+// localFilter is the ignore filter of a directory to pack: its
+// .sourceignore files and --ignore-paths.
+func localFilter(path string, ignorePaths []string) (artifact.Filter, error) {
+	if fi, err := os.Stat(path); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("--path %q is not a directory", path)
+	}
+	var spec *string
+	if ignore := ignoreLines(ignorePaths); ignore != "" {
+		spec = &ignore
+	}
+	return artifact.IgnoreFilter(path, spec)
+}
+
+func newBuildArtifactCmd(c *cli) *cobra.Command {
+	var (
+		path, output string
+		ignorePaths  []string
+	)
+	cmd := &cobra.Command{
+		Use:   "artifact",
+		Short: "Pack a directory as push artifact would, into a local tar.gz",
+		Long: `Pack --path into --output exactly as gotk push artifact packs its layer
+(deterministic: the same tree always gives the same bytes), and print the
+layer digest.`,
+		Example: `  gotk build artifact --path=./deploy --output=app.tar.gz`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if path == "" || output == "" {
+				return errors.New("--path and --output are required")
+			}
+			filter, err := localFilter(path, ignorePaths)
+			if err != nil {
+				return err
+			}
+			f, err := os.Create(output)
+			if err != nil {
+				return err
+			}
+			h := sha256.New()
+			if err := artifact.Archive(path, io.MultiWriter(f, h), filter); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.out, "sha256:%x\n", h.Sum(nil))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&path, "path", "", "Directory to pack.")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "File to write the tar.gz to.")
+	cmd.Flags().StringSliceVar(&ignorePaths, "ignore-paths", nil, "Paths to leave out, in .gitignore syntax (comma-separated).")
+	return cmd
+}
+
+func newDiffArtifactCmd(c *cli) *cobra.Command {
+	var (
+		rf          registryFlags
+		path        string
+		ignorePaths []string
+	)
+	cmd := &cobra.Command{
+		Use:   "artifact oci://<host>/<path>:<tag>",
+		Short: "Tell whether a directory differs from a pushed artifact",
+		Long: `Pack --path as gotk push artifact would and compare the layer digest with the
+first layer of the artifact the tag names. Exit code: 0 when they are the
+same, 1 when they differ, 2 when the comparison could not be made.`,
+		Example: `  gotk diff artifact oci://ghcr.io/org/manifests/app:v1 --path=./deploy`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tag, dgst, err := artifactURL(cmd, args, false)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if path == "" {
+				return &exitError{code: 2, err: errors.New("--path is required")}
+			}
+			filter, err := localFilter(path, ignorePaths)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			h := sha256.New()
+			if err := artifact.Archive(path, h, filter); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			local := fmt.Sprintf("sha256:%x", h.Sum(nil))
+			cl, err := rf.client(args[0])
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			_, desc, err := cl.Resolve(cmd.Context(), oci.Reference{Tag: tag, Digest: dgst})
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			m, err := cl.Manifest(cmd.Context(), desc)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			layer, err := oci.SelectLayer(m, "")
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("%s: %w", args[0], err)}
+			}
+			if layer.Digest.String() == local {
+				c.status.ok("no changes: %s holds %s", args[0], local)
+				return nil
+			}
+			fmt.Fprintf(c.out, "► %s differs: layer %s, local %s\n", args[0], layer.Digest, local)
+			return &exitError{code: 1}
+		},
+	}
+	rf.bind(cmd)
+	cmd.Flags().StringVar(&path, "path", "", "Directory to compare.")
+	cmd.Flags().StringSliceVar(&ignorePaths, "ignore-paths", nil, "Paths to leave out, in .gitignore syntax (comma-separated).")
 	return cmd
 }

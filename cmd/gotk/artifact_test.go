@@ -64,6 +64,26 @@ func TestPushListTagPullArtifact(t *testing.T) {
 		t.Errorf("--filter-semver kept latest:\n%s", r)
 	}
 
+	// diff artifact: the same tree is no change (exit 0), another differs (exit 1).
+	r = gotk(t, "", append([]string{"diff", "artifact", url + ":v1.0.0", "--path=" + tree(t, files)}, auth...)...)
+	if r.code != 0 || !strings.Contains(r.stderr, "no changes") {
+		t.Errorf("diff artifact of the same tree:\n%s", r)
+	}
+	r = gotk(t, "", append([]string{"diff", "artifact", url + ":v1.0.0", "--path=" + tree(t, map[string]string{"README.md": "changed\n"})}, auth...)...)
+	if r.code != 1 || !strings.Contains(r.stdout, "differs") {
+		t.Errorf("diff artifact of another tree:\n%s", r)
+	}
+	// build artifact writes the layer push artifact pushed, byte for byte.
+	built := filepath.Join(t.TempDir(), "app.tar.gz")
+	r = gotk(t, "", "build", "artifact", "--path="+tree(t, files), "--output="+built)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "sha256:") {
+		t.Fatalf("build artifact:\n%s", r)
+	}
+	r2 := gotk(t, "", "build", "artifact", "--path="+tree(t, files), "--output="+built+"2")
+	if r2.stdout != r.stdout {
+		t.Errorf("build artifact of the same tree gave %q and %q", r.stdout, r2.stdout)
+	}
+
 	out := t.TempDir()
 	r = gotk(t, "", append([]string{"pull", "artifact", url + ":latest", "--output=" + out}, auth...)...)
 	if r.code != 0 {
