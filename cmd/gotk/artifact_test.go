@@ -1,118 +1,145 @@
 package main
 
 import (
-	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
-	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
-	swv1 "github.com/gotk-dev/gotk/api/sourceextensions/v1beta1"
-	"github.com/gotk-dev/gotk/internal/testenv/gitserver"
+	"github.com/gotk-dev/gotk/internal/testenv/ociregistry"
+	"github.com/gotk-dev/gotk/internal/testenv/s3server"
 )
 
-// The commands over ArtifactGenerators and ExternalArtifacts, against the
-// real reconcilers: get, reconcile (an ExternalArtifact through its
-// generator), suspend and resume (the annotation Flux uses), export,
-// create kustomization --source ExternalArtifact/NAME, tree, and delete.
-func TestArtifactGeneratorCommands(t *testing.T) {
+// tree writes files under a new directory.
+func tree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeFiles(t, dir, files)
+	return dir
+}
+
+// push artifact is deterministic (the same tree from two directories gives
+// one digest), list artifacts shows the tags with their origin, tag
+// artifact adds a tag, and pull artifact unpacks what was pushed.
+func TestPushListTagPullArtifact(t *testing.T) {
+	reg := ociregistry.Start(t, "bot", "pw")
+	url := "oci://" + reg.Host + "/manifests/app"
+	files := map[string]string{"deploy/cm.yaml": "kind: ConfigMap\n", "README.md": "hi\n"}
+	auth := []string{"--creds=bot:pw", "--insecure-registry"}
+	push := func(tag, dir string) string {
+		t.Helper()
+		r := gotk(t, "", append([]string{"push", "artifact", url + ":" + tag, "--path=" + dir,
+			"--source=https://example.test/app.git", "--revision=main@sha1:abc"}, auth...)...)
+		if r.code != 0 {
+			t.Fatalf("push artifact:\n%s", r)
+		}
+		return strings.TrimSpace(r.stdout)
+	}
+	first := push("v1.0.0", tree(t, files))
+	second := push("v1.1.0", tree(t, files))
+	if !strings.HasPrefix(first, url+"@sha256:") || first != second {
+		t.Fatalf("pushes of the same tree printed %q and %q, want one oci://...@sha256: digest", first, second)
+	}
+
+	r := gotk(t, "", append([]string{"push", "artifact", url + ":v2", "--path=" + tree(t, files)}, "--insecure-registry")...)
+	if r.code == 0 || !strings.Contains(r.stderr, "the registry asks for credentials") {
+		t.Errorf("push without credentials:\n%s", r)
+	}
+
+	r = gotk(t, "", append([]string{"tag", "artifact", url + ":v1.1.0", "--tag=latest"}, auth...)...)
+	if r.code != 0 {
+		t.Fatalf("tag artifact:\n%s", r)
+	}
+	r = gotk(t, "", append([]string{"list", "artifacts", url, "--filter-semver=>=1.0.0"}, auth...)...)
+	if r.code != 0 {
+		t.Fatalf("list artifacts:\n%s", r)
+	}
+	digest := strings.TrimPrefix(first, url+"@")
+	for _, want := range []string{"ARTIFACT", url + ":v1.0.0", url + ":v1.1.0", digest, "https://example.test/app.git", "main@sha1:abc"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("list artifacts lacks %q:\n%s", want, r)
+		}
+	}
+	if strings.Contains(r.stdout, url+":latest") {
+		t.Errorf("--filter-semver kept latest:\n%s", r)
+	}
+
+	// diff artifact: the same tree is no change (exit 0), another differs (exit 1).
+	r = gotk(t, "", append([]string{"diff", "artifact", url + ":v1.0.0", "--path=" + tree(t, files)}, auth...)...)
+	if r.code != 0 || !strings.Contains(r.stderr, "no changes") {
+		t.Errorf("diff artifact of the same tree:\n%s", r)
+	}
+	r = gotk(t, "", append([]string{"diff", "artifact", url + ":v1.0.0", "--path=" + tree(t, map[string]string{"README.md": "changed\n"})}, auth...)...)
+	if r.code != 1 || !strings.Contains(r.stdout, "differs") {
+		t.Errorf("diff artifact of another tree:\n%s", r)
+	}
+	// build artifact writes the layer push artifact pushed, byte for byte.
+	built := filepath.Join(t.TempDir(), "app.tar.gz")
+	r = gotk(t, "", "build", "artifact", "--path="+tree(t, files), "--output="+built)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "sha256:") {
+		t.Fatalf("build artifact:\n%s", r)
+	}
+	r2 := gotk(t, "", "build", "artifact", "--path="+tree(t, files), "--output="+built+"2")
+	if r2.stdout != r.stdout {
+		t.Errorf("build artifact of the same tree gave %q and %q", r.stdout, r2.stdout)
+	}
+
+	out := t.TempDir()
+	r = gotk(t, "", append([]string{"pull", "artifact", url + ":latest", "--output=" + out}, auth...)...)
+	if r.code != 0 {
+		t.Fatalf("pull artifact:\n%s", r)
+	}
+	got, err := os.ReadFile(filepath.Join(out, "deploy", "cm.yaml"))
+	if err != nil || string(got) != files["deploy/cm.yaml"] {
+		t.Errorf("pulled deploy/cm.yaml = %q, %v", got, err)
+	}
+	r = gotk(t, "", append([]string{"pull", "artifact", url + ":v9", "--output=" + out}, auth...)...)
+	if r.code == 0 || !strings.Contains(r.stderr, "tag 'v9' not found") {
+		t.Errorf("pull of a missing tag:\n%s", r)
+	}
+}
+
+// create source oci and create source bucket wait for the real
+// reconcilers; get, suspend, resume, reconcile, export and delete work on
+// both kinds.
+func TestCreateSourceOCIAndBucketWithRealController(t *testing.T) {
 	e := objects(t)
 	ns := e.Namespace(t)
-	root := t.TempDir()
-	gitserver.MustSeed(t, root, "mono.git", map[string]string{"apps/app.yaml": "kind: ConfigMap\n", "infra/infra.yaml": "kind: ConfigMap\n"})
-	srv := gitserver.StartHTTP(t, root, gitserver.HTTPOptions{})
-	if r := kgotk(t, "", "create", "source", "git", "mono", "--url="+srv.RepoURL("mono.git"), "--branch=main", "-n", ns); r.code != 0 {
-		t.Fatalf("create source git:\n%s", r)
+	reg := ociregistry.Start(t, "", "")
+	url := "oci://" + reg.Host + "/app"
+	if r := gotk(t, "", "push", "artifact", url+":v1", "--path="+tree(t, map[string]string{"a.yaml": "a: 1\n"}), "--insecure-registry"); r.code != 0 {
+		t.Fatalf("push artifact:\n%s", r)
 	}
-	gen := &swv1.ArtifactGenerator{
-		ObjectMeta: metav1.ObjectMeta{Name: "split", Namespace: ns},
-		Spec: swv1.ArtifactGeneratorSpec{
-			Sources: []swv1.SourceReference{{Alias: "mono", Kind: sourcev1.GitRepositoryKind, Name: "mono"}},
-			Artifacts: []swv1.OutputArtifact{
-				{Name: "apps", Copy: []swv1.CopyOperation{{From: "@mono/apps/**", To: "@artifact/"}}},
-				{Name: "infra", Copy: []swv1.CopyOperation{{From: "@mono/infra/**", To: "@artifact/"}}},
-			},
-		},
-	}
-	if err := e.Client.Create(context.Background(), gen); err != nil {
-		t.Fatal(err)
+	r := kgotk(t, "", "create", "source", "oci", "app", "--url="+url, "--tag=v1", "--insecure", "-n", ns, "--timeout=2m")
+	if r.code != 0 || !strings.Contains(r.stderr, "✔ fetched revision v1@sha256:") {
+		t.Fatalf("create source oci:\n%s", r)
 	}
 
-	r := kgotk(t, "", "reconcile", "artifact", "generator", "split", "-n", ns)
-	if r.code != 0 || !strings.Contains(r.stderr, "ArtifactGenerator reconciled") {
-		t.Fatalf("reconcile artifact generator:\n%s", r)
-	}
-	r = kgotk(t, "", "get", "artifact", "generator", "-n", ns)
-	if r.code != 0 || !strings.Contains(r.stdout, "split") || !strings.Contains(r.stdout, "generated 2 artifact(s): apps, infra") {
-		t.Errorf("get artifact generator:\n%s", r)
-	}
-	r = kgotk(t, "", "get", "sources", "external", "-n", ns)
-	if r.code != 0 || !strings.Contains(r.stdout, "\napps    latest@sha256:") || !strings.Contains(r.stdout, "\ninfra   latest@sha256:") {
-		t.Errorf("get sources external: want apps and infra with their revisions:\n%s", r)
-	}
-	r = kgotk(t, "", "reconcile", "source", "external", "apps", "-n", ns)
-	if r.code != 0 || !strings.Contains(r.stderr, "fetched revision latest@sha256:") {
-		t.Errorf("reconcile source external:\n%s", r)
+	srv := s3server.Start(t, "")
+	srv.CreateBucket(t, "manifests")
+	srv.Put(t, "manifests", "a.yaml", "a: 1\n")
+	r = kgotk(t, "", "create", "source", "bucket", "b", "--endpoint="+srv.Endpoint, "--bucket-name=manifests", "--insecure", "-n", ns, "--timeout=2m")
+	if r.code != 0 || !strings.Contains(r.stderr, "✔ fetched revision sha256:") {
+		t.Fatalf("create source bucket:\n%s", r)
 	}
 
-	r = kgotk(t, "", "suspend", "artifact", "generator", "split", "-n", ns)
-	if r.code != 0 {
-		t.Fatalf("suspend:\n%s", r)
+	for _, tc := range []struct{ kind, name string }{{"oci", "app"}, {"bucket", "b"}} {
+		r = kgotk(t, "", "get", "sources", tc.kind, "-n", ns)
+		if r.code != 0 || !strings.Contains(r.stdout, tc.name) || !strings.Contains(r.stdout, "True") {
+			t.Errorf("get sources %s:\n%s", tc.kind, r)
+		}
+		for _, args := range [][]string{{"suspend"}, {"resume"}, {"reconcile", "--timeout=2m"}} {
+			verb := args[0]
+			if r = kgotk(t, "", append(args, "source", tc.kind, tc.name, "-n", ns)...); r.code != 0 {
+				t.Errorf("%s source %s:\n%s", verb, tc.kind, r)
+			}
+		}
+		r = kgotk(t, "", "export", "source", tc.kind, tc.name, "-n", ns)
+		if r.code != 0 || !strings.Contains(r.stdout, "apiVersion: source.toolkit.fluxcd.io/v1") || strings.Contains(r.stdout, "status:") {
+			t.Errorf("export source %s:\n%s", tc.kind, r)
+		}
+		if r = kgotk(t, "", "delete", "source", tc.kind, tc.name, "-n", ns, "--silent"); r.code != 0 {
+			t.Errorf("delete source %s:\n%s", tc.kind, r)
+		}
 	}
-	g := &swv1.ArtifactGenerator{}
-	if err := e.Client.Get(context.Background(), client.ObjectKeyFromObject(gen), g); err != nil {
-		t.Fatal(err)
-	}
-	if !g.IsSuspended() {
-		t.Errorf("annotations %v: not suspended", g.Annotations)
-	}
-	r = kgotk(t, "", "reconcile", "source", "external", "apps", "-n", ns)
-	if r.code != 1 || !strings.Contains(r.stderr, "is suspended, run gotk resume first: gotk resume artifact generator split") {
-		t.Errorf("reconcile of a suspended generator's artifact:\n%s", r)
-	}
-	r = kgotk(t, "", "resume", "artifact", "generator", "split", "-n", ns)
-	if r.code != 0 || !strings.Contains(r.stderr, "ArtifactGenerator reconciled") {
-		t.Errorf("resume:\n%s", r)
-	}
-
-	r = kgotk(t, "", "export", "artifact", "generator", "split", "-n", ns)
-	if r.code != 0 || !strings.Contains(r.stdout, "kind: ArtifactGenerator") || !strings.Contains(r.stdout, "@mono/apps/**") || strings.Contains(r.stdout, "inventory") {
-		t.Errorf("export artifact generator:\n%s", r)
-	}
-	r = kgotk(t, "", "create", "kustomization", "apps", "--source=ExternalArtifact/apps", "--path=./", "--export", "-n", ns)
-	if r.code != 0 || !strings.Contains(r.stdout, "kind: ExternalArtifact") {
-		t.Errorf("create kustomization --source ExternalArtifact/apps --export:\n%s", r)
-	}
-	ks := &kustomizev1.Kustomization{
-		ObjectMeta: metav1.ObjectMeta{Name: "apps", Namespace: ns, Labels: map[string]string{unmanagedLabel: "true"}},
-		Spec: kustomizev1.KustomizationSpec{
-			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.ExternalArtifactKind, Name: "apps"},
-			Path:      "./", Interval: metav1.Duration{Duration: time.Hour},
-		},
-	}
-	if err := e.Client.Create(context.Background(), ks); err != nil {
-		t.Fatal(err)
-	}
-	r = kgotk(t, "", "tree", "artifact", "generator", "split", "-n", ns)
-	want := "ArtifactGenerator/" + ns + "/split\n" +
-		"├── ExternalArtifact/" + ns + "/apps\n" +
-		"│   └── Kustomization/" + ns + "/apps\n" +
-		"└── ExternalArtifact/" + ns + "/infra\n"
-	if r.code != 0 || r.stdout != want {
-		t.Errorf("tree artifact generator: want\n%s\ngot:\n%s", want, r)
-	}
-
-	r = kgotk(t, "", "delete", "artifact", "generator", "split", "--silent", "-n", ns)
-	if r.code != 0 {
-		t.Fatalf("delete artifact generator:\n%s", r)
-	}
-	eventually(t, "the ExternalArtifacts deleted with their generator", func() bool {
-		err := e.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "apps"}, &sourcev1.ExternalArtifact{})
-		return apierrors.IsNotFound(err)
-	}, func() string { return kgotk(t, "", "get", "sources", "external", "-n", ns).stdout })
 }

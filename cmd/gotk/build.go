@@ -79,7 +79,7 @@ Nothing is written to the cluster.`,
 	}
 	ks.Flags().StringVar(&localPath, "path", "", "Local directory to build instead of the source's artifact; it stands for spec.path.")
 	_ = ks.MarkFlagDirname("path")
-	cmd.AddCommand(ks)
+	cmd.AddCommand(ks, newBuildArtifactCmd(c))
 	return cmd
 }
 

@@ -25,9 +25,11 @@ import (
 
 	"github.com/gotk-dev/gotk/internal/artifact"
 	"github.com/gotk-dev/gotk/internal/controller/artifactgenerator"
+	"github.com/gotk-dev/gotk/internal/controller/bucket"
 	"github.com/gotk-dev/gotk/internal/controller/gitrepository"
 	"github.com/gotk-dev/gotk/internal/controller/helmchart"
 	"github.com/gotk-dev/gotk/internal/controller/helmrepository"
+	"github.com/gotk-dev/gotk/internal/controller/ocirepository"
 	"github.com/gotk-dev/gotk/internal/controller/receiver"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/testenv"
@@ -131,6 +133,14 @@ func startObjects() error {
 		DependencyRequeue: time.Second,
 	}
 	if err := gens.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	ociRepos := &ocirepository.Reconciler{Client: mgr.GetClient(), Storage: storage, Recorder: r.Recorder, Metrics: runtime.DefaultMetrics}
+	if err := ociRepos.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	buckets := &bucket.Reconciler{Client: mgr.GetClient(), Storage: storage, Recorder: r.Recorder, Metrics: runtime.DefaultMetrics}
+	if err := buckets.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -90,7 +90,8 @@ namespace, else to gotk-system: a source and a Kustomization created without
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	source.AddCommand(newCreateSourceGitCmd(c), newCreateSourceHelmCmd(c), newCreateSourceChartCmd(c))
+	source.AddCommand(newCreateSourceGitCmd(c), newCreateSourceHelmCmd(c), newCreateSourceChartCmd(c),
+		newCreateSourceOCICmd(c), newCreateSourceBucketCmd(c))
 	secret := &cobra.Command{
 		Use:   "secret",
 		Short: "Create or update the Secrets that sources use",

@@ -55,6 +55,16 @@ source leaves what was applied from it, but its Kustomizations stop applying.`,
 		Short: "Delete a HelmChart",
 		Example: `  # Asks first
   gotk delete source chart podinfo`,
+	}), deleteKindCmd(c, &silent, ociRepositoryKind, &cobra.Command{
+		Use:   "oci NAME",
+		Short: "Delete an OCIRepository",
+		Example: `  # Asks first
+  gotk delete source oci podinfo`,
+	}), deleteKindCmd(c, &silent, bucketKind, &cobra.Command{
+		Use:   "bucket NAME",
+		Short: "Delete a Bucket",
+		Example: `  # Asks first
+  gotk delete source bucket manifests`,
 	}))
 	cmd.AddCommand(source, deleteKindCmd(c, &silent, kustomizationKind, &cobra.Command{
 		Use:     "kustomization NAME",

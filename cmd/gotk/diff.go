@@ -72,7 +72,7 @@ build kustomization --help.`,
 	}
 	ks.Flags().StringVar(&localPath, "path", "", "Local directory to build instead of the source's artifact; it stands for spec.path.")
 	_ = ks.MarkFlagDirname("path")
-	cmd.AddCommand(ks)
+	cmd.AddCommand(ks, newDiffArtifactCmd(c))
 	return cmd
 }
 

@@ -59,6 +59,16 @@ so are the annotations that record how the object was last changed
 
   # All of the namespace
   gotk export source chart --all -n gotk-system`,
+	}), exportKindCmd(c, &all, ociRepositoryKind, &cobra.Command{
+		Use:   "oci [NAME]",
+		Short: "Export OCIRepositories",
+		Example: `  # All of the namespace
+  gotk export source oci --all -n gotk-system`,
+	}), exportKindCmd(c, &all, bucketKind, &cobra.Command{
+		Use:   "bucket [NAME]",
+		Short: "Export Buckets",
+		Example: `  # All of the namespace
+  gotk export source bucket --all -n gotk-system`,
 	}))
 	cmd.AddCommand(source, exportKindCmd(c, &all, kustomizationKind, &cobra.Command{
 		Use:     "kustomization [NAME]",

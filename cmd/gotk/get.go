@@ -90,6 +90,18 @@ condition has the given status, such as ready=false.`,
 
   # One of them, as YAML
   gotk get sources chart podinfo -o yaml`,
+	}), newGetKindCmd(c, f, ociRepositoryKind, &cobra.Command{
+		Use:     "oci [NAME]",
+		Aliases: []string{"ocirepository", "ocirepositories"},
+		Short:   "List OCIRepositories",
+		Example: `  # The OCIRepositories of the current namespace, with the tag and digest they pulled
+  gotk get sources oci`,
+	}), newGetKindCmd(c, f, bucketKind, &cobra.Command{
+		Use:     "bucket [NAME]",
+		Aliases: []string{"buckets"},
+		Short:   "List Buckets",
+		Example: `  # The Buckets of the current namespace
+  gotk get sources bucket`,
 	}))
 	cmd.AddCommand(sources, newGetKindCmd(c, f, kustomizationKind, &cobra.Command{
 		Use:     "kustomizations [NAME]",

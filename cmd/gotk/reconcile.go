@@ -50,6 +50,16 @@ failure, and exits non-zero on failure.`,
 		Short: "Download the index of a HelmRepository now",
 		Example: `  # Download the index now and print its revision
   gotk reconcile source helm podinfo -n gotk-system`,
+	}), reconcileKindCmd(c, &timeout, ociRepositoryKind, nil, &cobra.Command{
+		Use:   "oci NAME",
+		Short: "Pull an OCIRepository now",
+		Example: `  # Resolve the tag now and print the revision
+  gotk reconcile source oci podinfo`,
+	}), reconcileKindCmd(c, &timeout, bucketKind, nil, &cobra.Command{
+		Use:   "bucket NAME",
+		Short: "List and download a Bucket now",
+		Example: `  # List the bucket now and print the revision
+  gotk reconcile source bucket manifests`,
 	}))
 	var chartWithSource, withSource bool
 	chart := reconcileKindCmd(c, &timeout, helmChartKind, &chartWithSource, &cobra.Command{

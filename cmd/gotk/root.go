@@ -143,6 +143,10 @@ connection flags, or the KUBECONFIG environment variable.`,
 		newStatsCmd(c),
 		newBuildCmd(c),
 		newDiffCmd(c),
+		newPushCmd(c),
+		newPullCmd(c),
+		newTagCmd(c),
+		newListCmd(c),
 	)
 	addCompletionCmd(root)
 	addHelpCmd(root)

@@ -107,6 +107,14 @@ func addToggleKinds(c *cli, parent *cobra.Command, f *toggleFlags, resume bool) 
 
   # All of the namespace
   gotk %[1]s source chart --all -n apps`, verb),
+	}), toggleKindCmd(c, f, ociRepositoryKind, resume, &cobra.Command{
+		Use:     "oci [NAME...]",
+		Short:   strings.ToUpper(verb[:1]) + verb[1:] + " OCIRepositories",
+		Example: fmt.Sprintf("  gotk %s source oci podinfo", verb),
+	}), toggleKindCmd(c, f, bucketKind, resume, &cobra.Command{
+		Use:     "bucket [NAME...]",
+		Short:   strings.ToUpper(verb[:1]) + verb[1:] + " Buckets",
+		Example: fmt.Sprintf("  gotk %s source bucket manifests", verb),
 	}))
 	parent.AddCommand(artifactParent(strings.ToUpper(verb[:1])+verb[1:], toggleKindCmd(c, f, artifactGeneratorKind, resume, &cobra.Command{
 		Use:   "generator [NAME...]",

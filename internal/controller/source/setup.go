@@ -15,9 +15,11 @@ import (
 	"github.com/gotk-dev/gotk/internal/artifact"
 	"github.com/gotk-dev/gotk/internal/controller"
 	"github.com/gotk-dev/gotk/internal/controller/artifactgenerator"
+	"github.com/gotk-dev/gotk/internal/controller/bucket"
 	"github.com/gotk-dev/gotk/internal/controller/gitrepository"
 	"github.com/gotk-dev/gotk/internal/controller/helmchart"
 	"github.com/gotk-dev/gotk/internal/controller/helmrepository"
+	"github.com/gotk-dev/gotk/internal/controller/ocirepository"
 	"github.com/gotk-dev/gotk/internal/helm"
 	"github.com/gotk-dev/gotk/internal/runtime"
 )
@@ -138,6 +140,24 @@ func (c *Config) Setup(mgr ctrl.Manager, deps controller.Deps) error {
 		IndexMaxSize: c.HelmIndexMaxSize,
 	}
 	if err := helmRepo.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	ociRepo := &ocirepository.Reconciler{
+		Client:   mgr.GetClient(),
+		Storage:  storage,
+		Recorder: deps.Recorder,
+		Metrics:  deps.Metrics,
+	}
+	if err := ociRepo.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	bucketRec := &bucket.Reconciler{
+		Client:   mgr.GetClient(),
+		Storage:  storage,
+		Recorder: deps.Recorder,
+		Metrics:  deps.Metrics,
+	}
+	if err := bucketRec.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}
 	chart := &helmchart.Reconciler{

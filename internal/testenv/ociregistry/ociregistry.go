@@ -1,12 +1,15 @@
 // Package ociregistry runs an OCI registry for tests: the
 // distribution/distribution v3 registry in-process, in memory, over plain
-// HTTP on loopback, optionally behind htpasswd basic authentication.
+// HTTP or HTTPS on loopback, optionally behind htpasswd basic
+// authentication.
 package ociregistry
 
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/crypto/bcrypt"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/registry"
@@ -28,6 +32,9 @@ type Registry struct {
 	*httptest.Server
 	// Host is host:port, as oci:// URLs name it.
 	Host string
+	// CAPEM is the PEM certificate a client must trust to reach a
+	// registry started with StartTLS; nil for plain HTTP.
+	CAPEM []byte
 
 	username, password string
 }
@@ -36,6 +43,17 @@ type Registry struct {
 // needs basic authentication with it and password.
 func Start(t testing.TB, username, password string) *Registry {
 	t.Helper()
+	return start(t, username, password, false)
+}
+
+// StartTLS is Start over HTTPS, with a certificate for 127.0.0.1 that
+// CAPEM holds.
+func StartTLS(t testing.TB, username, password string) *Registry {
+	t.Helper()
+	return start(t, username, password, true)
+}
+
+func start(t testing.TB, username, password string, useTLS bool) *Registry {
 	cfg := &configuration.Configuration{}
 	cfg.Storage = configuration.Storage{"inmemory": configuration.Parameters{}}
 	cfg.Log.Level = "error"
@@ -51,10 +69,20 @@ func Start(t testing.TB, username, password string) *Registry {
 		}
 		cfg.Auth = configuration.Auth{"htpasswd": configuration.Parameters{"realm": "gotk-test", "path": file}}
 	}
+	// The registry logs every request through logrus's standard logger.
+	if os.Getenv("GOTK_TEST_LOG") == "" {
+		logrus.SetOutput(io.Discard)
+	}
 	app := handlers.NewApp(context.Background(), cfg)
-	srv := httptest.NewServer(app)
+	if !useTLS {
+		srv := httptest.NewServer(app)
+		t.Cleanup(srv.Close)
+		return &Registry{Server: srv, Host: strings.TrimPrefix(srv.URL, "http://"), username: username, password: password}
+	}
+	srv := httptest.NewTLSServer(app)
 	t.Cleanup(srv.Close)
-	return &Registry{Server: srv, Host: strings.TrimPrefix(srv.URL, "http://"), username: username, password: password}
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	return &Registry{Server: srv, Host: strings.TrimPrefix(srv.URL, "https://"), CAPEM: ca, username: username, password: password}
 }
 
 // PushChart pushes the chart archive at file to <Host>/<repo>/<name>:<version>
