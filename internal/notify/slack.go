@@ -137,4 +137,3 @@ func (s *slack) Post(ctx context.Context, ev Event) error {
 	}
 	return nil
 }
-
