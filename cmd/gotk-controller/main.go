@@ -17,6 +17,7 @@ import (
 
 	"github.com/gotk-dev/gotk/internal/controller"
 	"github.com/gotk-dev/gotk/internal/controller/kustomization"
+	"github.com/gotk-dev/gotk/internal/controller/notification"
 	"github.com/gotk-dev/gotk/internal/controller/source"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/scheme"
@@ -26,9 +27,14 @@ import (
 // sourceConfig holds the flags of the source controller alone.
 var sourceConfig = source.DefaultConfig()
 
+// notificationConfig holds the flags of the notification controller's
+// event server, Alerts and Providers.
+var notificationConfig = notification.DefaultConfig()
+
 func main() {
 	controller.Register("source", sourceConfig.Setup)
 	controller.Register("kustomize", kustomization.Setup)
+	controller.Register("notification", notificationConfig.Setup)
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "gotk-controller:", err)
 		os.Exit(1)
@@ -40,6 +46,7 @@ func run() error {
 	fs := pflag.NewFlagSet("gotk-controller", pflag.ContinueOnError)
 	opts.BindFlags(fs)
 	sourceConfig.BindFlags(fs)
+	notificationConfig.BindFlags(fs)
 	controllers := fs.String("controllers", "all",
 		"Comma-separated controllers to run: "+strings.Join(controller.Names, ", ")+"; or all.")
 	showVersion := fs.Bool("version", false, "Print the version and exit.")
@@ -56,6 +63,9 @@ func run() error {
 		return err
 	}
 	if err := sourceConfig.Validate(); err != nil {
+		return err
+	}
+	if err := notificationConfig.Validate(); err != nil {
 		return err
 	}
 	names, err := controller.Parse(*controllers)
@@ -114,6 +124,10 @@ func run() error {
 	missing, err := controller.SetupAll(mgr, names, deps)
 	if err != nil {
 		return err
+	}
+	if notificationConfig.Server != nil {
+		// The notification controller runs here: events skip the network.
+		recorder.DeliverLocally(notificationConfig.Server.Accept)
 	}
 	if len(missing) > 0 {
 		log.Info("these controllers are not part of this build yet", "controllers", missing)

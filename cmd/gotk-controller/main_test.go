@@ -130,6 +130,7 @@ func TestControllerRejectsBadFlags(t *testing.T) {
 		{"--feature-gates=NoSuchGate=true"},
 		{"--feature-gates=StrictPostBuildSubstitutions=maybe"},
 		{"--watch-configs-label-selector=a in (b"},
+		{"--rate-limit-interval=-1s"},
 	} {
 		cmd := exec.Command(bin, args...)
 		out, err := cmd.CombinedOutput()
