@@ -24,9 +24,11 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/gotk-dev/gotk/internal/artifact"
+	"github.com/gotk-dev/gotk/internal/controller/alert"
 	"github.com/gotk-dev/gotk/internal/controller/gitrepository"
 	"github.com/gotk-dev/gotk/internal/controller/helmchart"
 	"github.com/gotk-dev/gotk/internal/controller/helmrepository"
+	"github.com/gotk-dev/gotk/internal/controller/provider"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/testenv"
 )
@@ -114,6 +116,17 @@ func startObjects() error {
 	}
 	charts := &helmchart.Reconciler{Client: mgr.GetClient(), Storage: storage, Recorder: r.Recorder, Metrics: runtime.DefaultMetrics, DependencyRequeue: time.Second}
 	if err := charts.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	if err := alert.IndexAlerts(mgr); err != nil {
+		return err
+	}
+	providers := &provider.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Metrics: runtime.DefaultMetrics, SecretRequeue: time.Second}
+	if err := providers.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	alerts := &alert.Reconciler{Client: mgr.GetClient(), Metrics: runtime.DefaultMetrics}
+	if err := alerts.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -104,6 +104,7 @@ namespace, else to gotk-system: a source and a Kustomization created without
 	}
 	secret.AddCommand(newCreateSecretGitCmd(c), newCreateSecretHelmCmd(c))
 	cmd.AddCommand(source, newCreateKustomizationCmd(c), secret)
+	cmd.AddCommand(newCreateAlertProviderCmd(c), newCreateAlertCmd(c))
 	return cmd
 }
 

@@ -66,6 +66,15 @@ source leaves what was applied from it, but its Kustomizations stop applying.`,
   # In a script
   gotk delete ks podinfo --silent`,
 	}))
+	cmd.AddCommand(deleteKindCmd(c, &silent, alertKind, &cobra.Command{
+		Use:     "alert NAME",
+		Short:   "Delete an Alert",
+		Example: `  gotk delete alert ops`,
+	}), deleteKindCmd(c, &silent, providerKind, &cobra.Command{
+		Use:     "alert-provider NAME",
+		Short:   "Delete a Provider",
+		Example: `  gotk delete alert-provider slack`,
+	}))
 	return cmd
 }
 

@@ -70,6 +70,19 @@ so are the annotations that record how the object was last changed
   # All of the namespace
   gotk export ks --all`,
 	}))
+	cmd.AddCommand(exportKindCmd(c, &all, alertKind, &cobra.Command{
+		Use:     "alert [NAME]",
+		Aliases: []string{"alerts"},
+		Short:   "Export Alerts",
+		Example: `  # All of the namespace
+  gotk export alert --all`,
+	}), exportKindCmd(c, &all, providerKind, &cobra.Command{
+		Use:     "alert-provider [NAME]",
+		Aliases: []string{"alert-providers"},
+		Short:   "Export Providers",
+		Example: `  # One
+  gotk export alert-provider slack`,
+	}))
 	return cmd
 }
 
