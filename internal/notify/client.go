@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -42,6 +43,25 @@ type ClientOptions struct {
 	// Attempts and Backoff override DefaultAttempts and DefaultBackoff.
 	Attempts int
 	Backoff  time.Duration
+	// TLSKey identifies TLS (a digest of the Secret it came from). With
+	// it, Clients of the same TLS, proxy and link-local choice share one
+	// transport and its kept-alive connections; without it, a Client with
+	// TLS gets a transport of its own.
+	TLSKey string
+}
+
+// transports holds the shared transports, by transportKey.
+var transports sync.Map
+
+func (o ClientOptions) transportKey() (string, bool) {
+	if o.TLS != nil && o.TLSKey == "" {
+		return "", false
+	}
+	proxy := ""
+	if o.Proxy != nil {
+		proxy = o.Proxy.String()
+	}
+	return fmt.Sprintf("%t|%s|%s", o.AllowLinkLocal, proxy, o.TLSKey), true
 }
 
 // Client sends the requests of the notifiers: it refuses link-local
@@ -61,6 +81,29 @@ func NewClient(o ClientOptions) *Client {
 	if o.Backoff <= 0 {
 		o.Backoff = DefaultBackoff
 	}
+	var tr *http.Transport
+	key, shared := o.transportKey()
+	if shared {
+		if v, ok := transports.Load(key); ok {
+			tr = v.(*http.Transport)
+		}
+	}
+	if tr == nil {
+		tr = newTransport(o)
+		if shared {
+			v, _ := transports.LoadOrStore(key, tr)
+			tr = v.(*http.Transport)
+		}
+	}
+	return &Client{
+		http:     &http.Client{Transport: tr},
+		timeout:  o.Timeout,
+		attempts: o.Attempts,
+		backoff:  o.Backoff,
+	}
+}
+
+func newTransport(o ClientOptions) *http.Transport {
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	if !o.AllowLinkLocal {
 		// The check runs on the address actually dialled, after DNS, so
@@ -71,18 +114,14 @@ func NewClient(o ClientOptions) *Client {
 		DialContext:         dialer.DialContext,
 		TLSClientConfig:     o.TLS,
 		TLSHandshakeTimeout: 10 * time.Second,
-		MaxIdleConnsPerHost: 4,
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
 	}
 	if o.Proxy != nil {
 		tr.Proxy = http.ProxyURL(o.Proxy)
 	}
-	return &Client{
-		http:     &http.Client{Transport: tr},
-		timeout:  o.Timeout,
-		attempts: o.Attempts,
-		backoff:  o.Backoff,
-	}
+	return tr
 }
 
 // ErrLinkLocal is returned for deliveries to link-local addresses.

@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // A 5xx answer is retried until the service accepts; a 4xx is not.
@@ -153,5 +155,27 @@ func TestNewNamesWhatIsMissing(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%+v) = %v, want an error with %q", tc.o, err, tc.want)
 		}
+	}
+}
+
+// Deliveries with the same connection settings share a transport, so they
+// reuse kept-alive connections instead of opening one each; different
+// settings never share one.
+func TestClientsShareTransportsBySettings(t *testing.T) {
+	tr := func(o ClientOptions) http.RoundTripper { return NewClient(o).http.Transport }
+	base := ClientOptions{Timeout: time.Second}
+	if tr(base) != tr(ClientOptions{Timeout: time.Minute, Attempts: 2}) {
+		t.Error("clients that differ only in timeout and retries do not share a transport")
+	}
+	if tr(base) == tr(ClientOptions{AllowLinkLocal: true}) {
+		t.Error("the link-local refusal is shared with a client that allows it")
+	}
+	withTLS := ClientOptions{TLS: &tls.Config{ServerName: "a"}}
+	if tr(withTLS) == tr(withTLS) {
+		t.Error("TLS settings without a key are shared")
+	}
+	withTLS.TLSKey = "digest-a"
+	if tr(withTLS) != tr(withTLS) || tr(withTLS) == tr(ClientOptions{TLS: withTLS.TLS, TLSKey: "digest-b"}) {
+		t.Error("TLS settings are not shared by key")
 	}
 }

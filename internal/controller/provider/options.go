@@ -2,8 +2,10 @@ package provider
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -88,11 +90,11 @@ func Options(ctx context.Context, r client.Reader, p *notificationv1beta3.Provid
 		}
 	}
 	if spec.CertSecretRef != nil {
-		cfg, err := tlsConfig(ctx, r, p.Namespace, spec.CertSecretRef.Name)
+		cfg, key, err := tlsConfig(ctx, r, p.Namespace, spec.CertSecretRef.Name)
 		if err != nil {
 			return o, err
 		}
-		copts.TLS = cfg
+		copts.TLS, copts.TLSKey = cfg, key
 	}
 	switch {
 	case spec.ProxySecretRef != nil:
@@ -157,12 +159,25 @@ func (e *SecretError) Error() string { return e.Err.Error() }
 func (e *SecretError) Unwrap() error { return e.Err }
 
 // tlsConfig reads spec.certSecretRef: "ca.crt" to trust, and "tls.crt"
-// with "tls.key" for a client certificate.
-func tlsConfig(ctx context.Context, r client.Reader, namespace, name string) (*tls.Config, error) {
+// with "tls.key" for a client certificate. The key is a digest of them,
+// under which deliveries share connections.
+func tlsConfig(ctx context.Context, r client.Reader, namespace, name string) (*tls.Config, string, error) {
 	data, err := secretData(ctx, r, namespace, name, "spec.certSecretRef")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	sum := sha256.New()
+	for _, k := range []string{"ca.crt", "caFile", "tls.crt", "tls.key"} {
+		fmt.Fprintf(sum, "%s=%d:%s;", k, len(data[k]), data[k])
+	}
+	cfg, err := parseTLS(data, name)
+	if err != nil {
+		return nil, "", err
+	}
+	return cfg, hex.EncodeToString(sum.Sum(nil)), nil
+}
+
+func parseTLS(data map[string]string, name string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	ca := data["ca.crt"]
 	if ca == "" {
