@@ -12,6 +12,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -96,7 +97,7 @@ func (r *Reconciler) providerReady(ctx context.Context, obj *notificationv1beta3
 		return fmt.Sprintf("Provider %s/%s is suspended", obj.Namespace, name), meta.DependencyNotReadyReason, false, nil
 	}
 	ready := runtime.Get(p, meta.ReadyCondition)
-	if ready != nil && ready.Status == "False" && p.Status.ObservedGeneration == p.Generation {
+	if ready != nil && ready.Status == metav1.ConditionFalse && p.Status.ObservedGeneration == p.Generation {
 		return fmt.Sprintf("Provider %s/%s is not ready: %s", obj.Namespace, name, ready.Message), meta.DependencyNotReadyReason, false, nil
 	}
 	return "", "", true, nil

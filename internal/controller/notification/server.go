@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -37,6 +38,7 @@ type EventServer struct {
 	limiter *limiter
 	// base is the context deliveries run in: the server's, not the
 	// request's, which ends when the 202 is written.
+	mu   sync.Mutex
 	base context.Context
 	// bound receives the address actually listened on.
 	bound chan string
@@ -54,7 +56,9 @@ func (s *EventServer) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("event server on --events-listen-addr=%s: %w", s.Addr, err)
 	}
+	s.mu.Lock()
 	s.base = ctx
+	s.mu.Unlock()
 	s.bound <- l.Addr().String()
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
 	go func() {
@@ -161,7 +165,10 @@ func (s *EventServer) Accept(ev Event) error {
 			ev.InvolvedObject.Kind+"/"+ev.InvolvedObject.Namespace+"/"+ev.InvolvedObject.Name, "reason", ev.Reason)
 		return rejected(http.StatusTooManyRequests, "the same event was accepted less than the rate-limit interval ago")
 	}
-	if _, err := s.Dispatcher.Dispatch(s.base, ev); err != nil {
+	s.mu.Lock()
+	base := s.base
+	s.mu.Unlock()
+	if _, err := s.Dispatcher.Dispatch(base, ev); err != nil {
 		return err
 	}
 	return nil
