@@ -132,8 +132,8 @@ func (s *EventServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cannot read the body", http.StatusBadRequest)
 		return
 	}
-	ev := Event{}
-	if err := json.Unmarshal(body, &ev); err != nil {
+	ev, err := decodeEvent(body)
+	if err != nil {
 		s.Log.Info("malformed event refused", "error", err.Error(), "remote", r.RemoteAddr)
 		http.Error(w, "malformed event: "+err.Error(), http.StatusBadRequest)
 		return
@@ -172,6 +172,15 @@ func (s *EventServer) Accept(ev Event) error {
 		return err
 	}
 	return nil
+}
+
+// decodeEvent reads one event from JSON and checks it.
+func decodeEvent(body []byte) (Event, error) {
+	ev := Event{}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return ev, err
+	}
+	return ev, validate(ev)
 }
 
 // validate checks the fields every event must have.
