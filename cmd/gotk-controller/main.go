@@ -17,6 +17,7 @@ import (
 
 	"github.com/gotk-dev/gotk/internal/controller"
 	"github.com/gotk-dev/gotk/internal/controller/kustomization"
+	"github.com/gotk-dev/gotk/internal/controller/notification"
 	"github.com/gotk-dev/gotk/internal/controller/receiver"
 	"github.com/gotk-dev/gotk/internal/controller/source"
 	"github.com/gotk-dev/gotk/internal/runtime"
@@ -30,11 +31,16 @@ var sourceConfig = source.DefaultConfig()
 // receiverConfig holds the flags of the Receiver webhook server.
 var receiverConfig = receiver.DefaultConfig()
 
+// notificationConfig holds the flags of the notification controller's
+// event server, Alerts and Providers.
+var notificationConfig = notification.DefaultConfig()
+
 func main() {
 	controller.Register("source", sourceConfig.Setup)
 	controller.Register("artifactgenerator", source.SetupArtifactGenerator)
 	controller.Register("kustomize", kustomization.Setup)
 	controller.Register("notification", receiverConfig.Setup)
+	controller.Register("notification", notificationConfig.Setup)
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "gotk-controller:", err)
 		os.Exit(1)
@@ -47,6 +53,7 @@ func run() error {
 	opts.BindFlags(fs)
 	sourceConfig.BindFlags(fs)
 	receiverConfig.BindFlags(fs)
+	notificationConfig.BindFlags(fs)
 	controllers := fs.String("controllers", "all",
 		"Comma-separated controllers to run: "+strings.Join(controller.Names, ", ")+
 			"; or all, which is every one but artifactgenerator (add it: all,artifactgenerator).")
@@ -67,6 +74,9 @@ func run() error {
 		return err
 	}
 	if err := receiverConfig.Validate(); err != nil {
+		return err
+	}
+	if err := notificationConfig.Validate(); err != nil {
 		return err
 	}
 	names, err := controller.Parse(*controllers)
@@ -126,6 +136,10 @@ func run() error {
 	missing, err := controller.SetupAll(mgr, names, deps)
 	if err != nil {
 		return err
+	}
+	if notificationConfig.Server != nil {
+		// The notification controller runs here: events skip the network.
+		recorder.DeliverLocally(notificationConfig.Server.Accept)
 	}
 	if len(missing) > 0 {
 		log.Info("these controllers are not part of this build yet", "controllers", missing)

@@ -68,11 +68,11 @@ func TestControllerRunsFromKubeconfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	health, metrics, hooks := freeAddr(t), freeAddr(t), freeAddr(t)
+	health, metrics, hooks, events := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "--kubeconfig="+kubeconfig, "--health-addr="+health, "--metrics-addr="+metrics,
 		"--storage-addr=127.0.0.1:0", "--storage-path="+filepath.Join(dir, "storage"), "--log-encoding=console",
-		"--receiver-addr="+hooks, "--feature-gates=StrictPostBuildSubstitutions=true")
+		"--receiver-addr="+hooks, "--events-listen-addr="+events, "--feature-gates=StrictPostBuildSubstitutions=true")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -89,6 +89,7 @@ func TestControllerRunsFromKubeconfig(t *testing.T) {
 		`gotk_reconcile_duration_seconds_count{kind="GitRepository"}`,
 		`gotk_reconcile_duration_seconds_count{kind="Kustomization"}`,
 		`gotk_reconcile_duration_seconds_count{kind="HelmRelease"}`,
+		`gotk_reconcile_duration_seconds_count{kind="Alert"}`,
 		"go_goroutines",
 	} {
 		if !strings.Contains(body, want) {
@@ -109,6 +110,29 @@ func TestControllerRunsFromKubeconfig(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no webhook server on --receiver-addr %s: %v\n%s", hooks, err, logs.String())
+		}
+	}
+
+	// The notification controller's event server takes an event once.
+	ev := `{"involvedObject": {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "namespace": "default", "name": "app"},
+		"severity": "info", "timestamp": "2026-01-01T00:00:00Z", "message": "applied", "reason": "ReconciliationSucceeded", "reportingController": "test"}`
+	for _, want := range []int{http.StatusAccepted, http.StatusTooManyRequests} {
+		// It starts once the caches synced, after the probes.
+		var resp *http.Response
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			resp, err = http.Post("http://"+events+"/", "application/json", strings.NewReader(ev))
+			if err == nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("event server: %v\n%s", err, logs.String())
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("event server answered %d, want %d", resp.StatusCode, want)
 		}
 	}
 
@@ -146,6 +170,7 @@ func TestControllerRejectsBadFlags(t *testing.T) {
 		{"--feature-gates=NoSuchGate=true"},
 		{"--feature-gates=StrictPostBuildSubstitutions=maybe"},
 		{"--watch-configs-label-selector=a in (b"},
+		{"--rate-limit-interval=-1s"},
 	} {
 		cmd := exec.Command(bin, args...)
 		out, err := cmd.CombinedOutput()

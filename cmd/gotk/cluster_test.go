@@ -24,12 +24,14 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/gotk-dev/gotk/internal/artifact"
+	"github.com/gotk-dev/gotk/internal/controller/alert"
 	"github.com/gotk-dev/gotk/internal/controller/artifactgenerator"
 	"github.com/gotk-dev/gotk/internal/controller/bucket"
 	"github.com/gotk-dev/gotk/internal/controller/gitrepository"
 	"github.com/gotk-dev/gotk/internal/controller/helmchart"
 	"github.com/gotk-dev/gotk/internal/controller/helmrepository"
 	"github.com/gotk-dev/gotk/internal/controller/ocirepository"
+	"github.com/gotk-dev/gotk/internal/controller/provider"
 	"github.com/gotk-dev/gotk/internal/controller/receiver"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/testenv"
@@ -141,6 +143,17 @@ func startObjects() error {
 	}
 	buckets := &bucket.Reconciler{Client: mgr.GetClient(), Storage: storage, Recorder: r.Recorder, Metrics: runtime.DefaultMetrics}
 	if err := buckets.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	if err := alert.IndexAlerts(mgr); err != nil {
+		return err
+	}
+	providers := &provider.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Metrics: runtime.DefaultMetrics, SecretRequeue: time.Second}
+	if err := providers.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	alerts := &alert.Reconciler{Client: mgr.GetClient(), Metrics: runtime.DefaultMetrics}
+	if err := alerts.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())

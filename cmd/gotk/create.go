@@ -105,6 +105,7 @@ namespace, else to gotk-system: a source and a Kustomization created without
 	}
 	secret.AddCommand(newCreateSecretGitCmd(c), newCreateSecretHelmCmd(c), newCreateSecretReceiverCmd(c))
 	cmd.AddCommand(source, newCreateKustomizationCmd(c), secret, newCreateReceiverCmd(c))
+	cmd.AddCommand(newCreateAlertProviderCmd(c), newCreateAlertCmd(c))
 	return cmd
 }
 

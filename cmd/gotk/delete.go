@@ -90,6 +90,15 @@ by it: delete the artifact from the generator's spec instead.`,
 		Example: `  # Asks first
   gotk delete artifact generator flux-system`,
 	})))
+	cmd.AddCommand(deleteKindCmd(c, &silent, alertKind, &cobra.Command{
+		Use:     "alert NAME",
+		Short:   "Delete an Alert",
+		Example: `  gotk delete alert ops`,
+	}), deleteKindCmd(c, &silent, providerKind, &cobra.Command{
+		Use:     "alert-provider NAME",
+		Short:   "Delete a Provider",
+		Example: `  gotk delete alert-provider slack`,
+	}))
 	return cmd
 }
 

@@ -97,6 +97,19 @@ export the generator (gotk export artifact generator) to recreate them.`,
   # All of the namespace
   gotk export artifact generator --all -n gotk-system`,
 	})))
+	cmd.AddCommand(exportKindCmd(c, &all, alertKind, &cobra.Command{
+		Use:     "alert [NAME]",
+		Aliases: []string{"alerts"},
+		Short:   "Export Alerts",
+		Example: `  # All of the namespace
+  gotk export alert --all`,
+	}), exportKindCmd(c, &all, providerKind, &cobra.Command{
+		Use:     "alert-provider [NAME]",
+		Aliases: []string{"alert-providers"},
+		Short:   "Export Providers",
+		Example: `  # One
+  gotk export alert-provider slack`,
+	}))
 	return cmd
 }
 

@@ -130,6 +130,19 @@ condition has the given status, such as ready=false.`,
   # Every namespace, only those that failed
   gotk get artifact generator -A --status-selector ready=false`,
 	})))
+	cmd.AddCommand(newGetKindCmd(c, f, alertKind, &cobra.Command{
+		Use:     "alerts [NAME]",
+		Aliases: []string{"alert"},
+		Short:   "List Alerts",
+		Example: `  # The Alerts of the current namespace, and whether their Provider is usable
+  gotk get alerts`,
+	}), newGetKindCmd(c, f, providerKind, &cobra.Command{
+		Use:     "alert-providers [NAME]",
+		Aliases: []string{"alert-provider", "providers"},
+		Short:   "List Providers",
+		Example: `  # The Providers of every namespace that cannot deliver
+  gotk get alert-providers -A --status-selector ready=false`,
+	}))
 	return cmd
 }
 

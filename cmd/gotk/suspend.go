@@ -137,6 +137,17 @@ source.extensions.fluxcd.io/reconcile: Disable suspends one, and Enable resumes 
   # All of the namespace
   gotk %[1]s ks --all -n apps`, verb),
 	}), newToggleReceiverCmd(c, f, resume))
+	parent.AddCommand(toggleKindCmd(c, f, alertKind, resume, &cobra.Command{
+		Use:   "alert [NAME...]",
+		Short: strings.ToUpper(verb[:1]) + verb[1:] + " Alerts",
+		Example: fmt.Sprintf(`  # Stop or start sending the events of an Alert
+  gotk %[1]s alert ops`, verb),
+	}), toggleKindCmd(c, f, providerKind, resume, &cobra.Command{
+		Use:   "alert-provider [NAME...]",
+		Short: strings.ToUpper(verb[:1]) + verb[1:] + " Providers",
+		Example: fmt.Sprintf(`  # Stop or start every delivery to a Provider
+  gotk %[1]s alert-provider slack`, verb),
+	}))
 }
 
 func toggleKindCmd(c *cli, f *toggleFlags, k gotkKind, resume bool, cmd *cobra.Command) *cobra.Command {

@@ -126,6 +126,9 @@ func TestGenerateDefaults(t *testing.T) {
 		if !slices.Contains(ctr.Args, "--events-addr=http://notification-controller.gotk-system.svc.cluster.local./") {
 			t.Errorf("%s: args %v lack --events-addr", d.Name, ctr.Args)
 		}
+		if listens := slices.Contains(ctr.Args, "--events-listen-addr=:9690"); listens != (comp == "notification") {
+			t.Errorf("%s: --events-listen-addr present=%v", d.Name, listens)
+		}
 		hasStorage := slices.Contains(ctr.Args, "--storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc.cluster.local.")
 		if hasStorage != (comp == "source") {
 			t.Errorf("%s: storage flags present=%v", d.Name, hasStorage)

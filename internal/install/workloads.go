@@ -88,6 +88,9 @@ func (o Options) args(d deployment) []string {
 	if o.Has("notification") {
 		args = append(args, "--events-addr=http://"+o.serviceHost(eventsService)+"/")
 	}
+	if d.has("notification") {
+		args = append(args, fmt.Sprintf("--events-listen-addr=:%d", EventsPort))
+	}
 	if d.has("source") {
 		args = append(args,
 			"--storage-path="+storageMountPath,

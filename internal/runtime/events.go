@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -52,6 +53,9 @@ type Recorder struct {
 	queue      chan Event
 	log        logr.Logger
 	now        func() time.Time
+	// local receives the events instead of the endpoint when the
+	// notification controller runs in this process.
+	local func(Event) error
 }
 
 // RecorderOptions configures NewRecorder.
@@ -101,7 +105,7 @@ func (r *Recorder) Eventf(obj client.Object, metadata map[string]string, severit
 		}
 		r.k8s.AnnotatedEventf(obj, metadata, eventType, reason, "%s", msg)
 	}
-	if r.endpoint == "" {
+	if r.endpoint == "" && r.local == nil {
 		return
 	}
 	ev, err := r.newEvent(obj, metadata, severity, reason, msg)
@@ -148,6 +152,13 @@ func (r *Recorder) newEvent(obj client.Object, metadata map[string]string, sever
 	}, nil
 }
 
+// DeliverLocally hands every event to accept instead of posting it: the
+// notification controller runs in this process, so the events skip the
+// network. Call it before Start.
+func (r *Recorder) DeliverLocally(accept func(Event) error) {
+	r.local = accept
+}
+
 // Start posts queued events until ctx ends. It is a manager Runnable.
 func (r *Recorder) Start(ctx context.Context) error {
 	for {
@@ -167,6 +178,14 @@ func (r *Recorder) NeedLeaderElection() bool { return false }
 const postAttempts = 4
 
 func (r *Recorder) post(ctx context.Context, ev Event) {
+	if r.local != nil {
+		// A refusal (a duplicate within the rate-limit interval) is an
+		// answer, not a failure to retry.
+		if err := r.local(ev); err != nil {
+			r.log.V(1).Info("event not accepted", "reason", ev.Reason, "error", err.Error())
+		}
+		return
+	}
 	body, err := json.Marshal(ev)
 	if err != nil {
 		r.log.Error(err, "cannot encode event")
@@ -175,7 +194,8 @@ func (r *Recorder) post(ctx context.Context, ev Event) {
 	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err = r.send(ctx, body)
-		if err == nil || attempt == postAttempts {
+		var refused *refusedError
+		if err == nil || attempt == postAttempts || errors.As(err, &refused) {
 			break
 		}
 		select {
@@ -202,8 +222,21 @@ func (r *Recorder) send(ctx context.Context, body []byte) error {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		// The notification controller already has this event.
+		return nil
+	case resp.StatusCode >= 400 && resp.StatusCode < 500:
+		return &refusedError{status: resp.Status}
+	case resp.StatusCode >= 300:
 		return fmt.Errorf("notification endpoint answered %s", resp.Status)
 	}
 	return nil
+}
+
+// refusedError is a 4xx answer: sending the same event again cannot help.
+type refusedError struct{ status string }
+
+func (e *refusedError) Error() string {
+	return "notification endpoint refused the event: " + e.status
 }

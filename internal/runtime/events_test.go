@@ -145,3 +145,63 @@ func TestRecorderRetriesAndTraceSeverity(t *testing.T) {
 	default:
 	}
 }
+
+// A 4xx answer is final: a duplicate (429) or a refused event (400) is not
+// sent again. The queue posts in order, so when the second event arrives
+// the first was sent exactly once.
+func TestRecorderDoesNotRetryRefusedEvents(t *testing.T) {
+	testenv.Require(t)
+	for _, code := range []int{http.StatusTooManyRequests, http.StatusBadRequest} {
+		ctx, cancel := context.WithCancel(context.Background())
+		reasons := make(chan string, 10)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var ev Event
+			_ = json.NewDecoder(r.Body).Decode(&ev)
+			reasons <- ev.Reason
+			if ev.Reason == "First" {
+				w.WriteHeader(code)
+			}
+		}))
+		r := NewRecorder(nil, env.Scheme, RecorderOptions{Endpoint: srv.URL, Controller: "c", Log: testr.New(t)})
+		go func() { _ = r.Start(ctx) }()
+		obj := newGitRepository(t, env.Namespace(t))
+		r.Eventf(obj, nil, SeverityInfo, "First", "one")
+		r.Eventf(obj, nil, SeverityInfo, "Second", "two")
+		var got []string
+		for len(got) == 0 || got[len(got)-1] != "Second" {
+			select {
+			case reason := <-reasons:
+				got = append(got, reason)
+			case <-time.After(30 * time.Second):
+				t.Fatalf("%d: the second event never came; got %v", code, got)
+			}
+		}
+		if len(got) != 2 {
+			t.Errorf("%d: posted %v, want First once then Second", code, got)
+		}
+		cancel()
+		srv.Close()
+	}
+}
+
+// With the notification controller in the same process, events go to it
+// directly and nothing is posted.
+func TestRecorderDeliversLocally(t *testing.T) {
+	testenv.Require(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan Event, 1)
+	r := NewRecorder(nil, env.Scheme, RecorderOptions{Controller: "source-controller", Log: testr.New(t)})
+	r.DeliverLocally(func(ev Event) error { got <- ev; return nil })
+	go func() { _ = r.Start(ctx) }()
+	obj := newGitRepository(t, env.Namespace(t))
+	r.Eventf(obj, map[string]string{"revision": "main@sha1:abc"}, SeverityError, "GitOperationFailed", "clone failed")
+	select {
+	case ev := <-got:
+		if ev.InvolvedObject.Name != obj.Name || ev.Reason != "GitOperationFailed" || ev.Metadata["source.toolkit.fluxcd.io/revision"] != "main@sha1:abc" {
+			t.Errorf("got %+v", ev)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no event delivered")
+	}
+}
