@@ -18,13 +18,18 @@ import (
 
 func TestBuildKey(t *testing.T) {
 	base := kustomizev1.KustomizationSpec{Path: "./app", Prune: true}
+	var keyWith func(string, func(*kustomizev1.KustomizationSpec), map[string]string, string) string
 	key := func(digest string, mutate func(*kustomizev1.KustomizationSpec), vars map[string]string) string {
+		t.Helper()
+		return keyWith(digest, mutate, vars, "")
+	}
+	keyWith = func(digest string, mutate func(*kustomizev1.KustomizationSpec), vars map[string]string, keys string) string {
 		t.Helper()
 		spec := base
 		if mutate != nil {
 			mutate(&spec)
 		}
-		k, err := buildKey(digest, &spec, vars, false, false)
+		k, err := buildKey(digest, &spec, vars, keys, false, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,6 +45,10 @@ func TestBuildKey(t *testing.T) {
 		"path":      key("sha256:a", func(s *kustomizev1.KustomizationSpec) { s.Path = "./other" }, map[string]string{"x": "1"}),
 		"namespace": key("sha256:a", func(s *kustomizev1.KustomizationSpec) { s.TargetNamespace = "ns" }, map[string]string{"x": "1"}),
 		"images":    key("sha256:a", func(s *kustomizev1.KustomizationSpec) { s.Images = []meta.Image{{Name: "a", NewTag: "b"}} }, map[string]string{"x": "1"}),
+		"decryption": key("sha256:a", func(s *kustomizev1.KustomizationSpec) {
+			s.Decryption = &kustomizev1.Decryption{Provider: kustomizev1.DecryptionProviderSOPS}
+		}, map[string]string{"x": "1"}),
+		"decryption keys": keyWith("sha256:a", nil, map[string]string{"x": "1"}, "sha256:keys"),
 	} {
 		if other == same {
 			t.Errorf("a different %s gave the same key", name)
