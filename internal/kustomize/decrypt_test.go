@@ -72,6 +72,9 @@ secretGenerator:
 		"app/app.ini":   sopstest.Encrypt(t, "app.ini", []byte("[db]\npassword = "+plainPassword+"\n"), opts),
 		"app/conf.json": sopstest.Encrypt(t, "conf.json", []byte(`{"password":"`+plainPassword+`"}`), opts),
 		"app/tls.key":   sopstest.Encrypt(t, "tls.key", []byte("KEY "+plainPassword+"\n"), opts),
+		// A directory without a kustomization file, as plain manifests.
+		"plain/db.yaml": sopstest.Encrypt(t, "db.yaml", []byte(secretYAML), opts),
+		"plain/cm.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n"),
 	}
 	root := writeEncryptedTree(t, files)
 	spec := &kustomizev1.KustomizationSpec{Path: "./app"}
@@ -127,6 +130,17 @@ secretGenerator:
 		onDisk, err := os.ReadFile(filepath.Join(root, name))
 		if err != nil || string(onDisk) != string(data) {
 			t.Errorf("%s changed on disk (%v)", name, err)
+		}
+	}
+
+	for _, ns := range []string{"", "apps"} {
+		res, err := BuildResult(context.Background(), root, &kustomizev1.KustomizationSpec{Path: "./plain", TargetNamespace: ns}, BuildOptions{Decryption: ageKeys(t, key)})
+		if err != nil {
+			t.Fatalf("plain manifests (targetNamespace %q): %v", ns, err)
+		}
+		db := find(t, res.Objects, "Secret", "db")
+		if got := field(t, db, "stringData", "password"); got != plainPassword || db.GetNamespace() != ns {
+			t.Errorf("plain manifests (targetNamespace %q): Secret db in %q, stringData.password %v", ns, db.GetNamespace(), got)
 		}
 	}
 
