@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -18,6 +20,7 @@ import (
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
 	"github.com/gotk-dev/gotk/internal/artifact"
+	"github.com/gotk-dev/gotk/internal/decrypt"
 	"github.com/gotk-dev/gotk/internal/kustomize"
 	"github.com/gotk-dev/gotk/internal/ssa"
 )
@@ -35,6 +38,7 @@ func newBuildCmd(c *cli) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	var localPath string
+	var keyFiles []string
 	ks := &cobra.Command{
 		Use:     "kustomization NAME",
 		Aliases: []string{"ks"},
@@ -55,13 +59,22 @@ outside the Git work tree that holds it (outside a work tree, the current
 directory, or the directory itself when the current directory does not hold
 it).
 
+When the Kustomization sets spec.decryption, the SOPS-encrypted files that the
+build reads are decrypted in memory as the controller does: with the keys of
+--decryption-key (an age key file as age-keygen writes it, or an armored
+OpenPGP private key; repeat the flag for several), or else with those of the
+Secret of spec.decryption.secretRef, which you must then be allowed to read.
+
 The values of Secrets are printed as "***": the output never holds a secret.
 Nothing is written to the cluster.`,
 		Example: `  # Build from the source's last fetched revision
   gotk build kustomization podinfo
 
   # Build from a local checkout, to see what a change would apply
-  gotk build kustomization podinfo --path ./kustomize`,
+  gotk build kustomization podinfo --path ./kustomize
+
+  # Decrypt its SOPS-encrypted Secrets with a local age key
+  gotk build kustomization podinfo --decryption-key ~/.config/sops/age/keys.txt`,
 		Args:              exactlyOneName("Kustomization"),
 		ValidArgsFunction: c.completeNames(kustomizationKind),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -70,7 +83,7 @@ Nothing is written to the cluster.`,
 				return err
 			}
 			key := types.NamespacedName{Namespace: c.objectNamespace(cmd), Name: args[0]}
-			_, objs, err := buildKustomization(cmd.Context(), cl, key, localPath)
+			_, objs, err := buildKustomization(cmd.Context(), cl, key, localPath, keyFiles)
 			if err != nil {
 				return err
 			}
@@ -79,14 +92,59 @@ Nothing is written to the cluster.`,
 	}
 	ks.Flags().StringVar(&localPath, "path", "", "Local directory to build instead of the source's artifact; it stands for spec.path.")
 	_ = ks.MarkFlagDirname("path")
+	addDecryptionKeyFlag(ks, &keyFiles)
 	cmd.AddCommand(ks, newBuildArtifactCmd(c))
 	return cmd
 }
 
+// addDecryptionKeyFlag adds --decryption-key to a command that builds a
+// Kustomization.
+func addDecryptionKeyFlag(cmd *cobra.Command, files *[]string) {
+	cmd.Flags().StringArrayVar(files, "decryption-key", nil,
+		"Private key file (age or armored OpenPGP) that decrypts the SOPS-encrypted files of a Kustomization with spec.decryption, instead of the keys of its Secret; may be repeated.")
+	_ = cmd.MarkFlagFilename("decryption-key")
+}
+
+// decryptionKeys returns the keys that decrypt the files of ks: those of
+// keyFiles when given, else those of its decryption Secret; nil when ks
+// decrypts nothing.
+func decryptionKeys(ctx context.Context, cl client.Client, ks *kustomizev1.Kustomization, keyFiles []string) (*decrypt.Keys, error) {
+	d := ks.Spec.Decryption
+	if d == nil {
+		if len(keyFiles) > 0 {
+			return nil, fmt.Errorf("--decryption-key: Kustomization %s/%s has no spec.decryption, so the controller would not decrypt its files", ks.Namespace, ks.Name)
+		}
+		return nil, nil
+	}
+	if len(keyFiles) > 0 {
+		return decrypt.FromFiles(keyFiles)
+	}
+	if d.SecretRef == nil {
+		if d.ServiceAccountName != "" {
+			return nil, fmt.Errorf("Kustomization %s/%s: spec.decryption.serviceAccountName: decrypting with a cloud identity is not supported; pass a key with --decryption-key", ks.Namespace, ks.Name)
+		}
+		return decrypt.None("spec.decryption (no secretRef)"), nil
+	}
+	secret := &corev1.Secret{}
+	err := cl.Get(ctx, client.ObjectKey{Namespace: ks.Namespace, Name: d.SecretRef.Name}, secret)
+	switch {
+	case apierrors.IsForbidden(err):
+		return nil, fmt.Errorf("Kustomization %s/%s decrypts with the keys of Secret '%s/%s', which you may not read: pass your own key with --decryption-key FILE",
+			ks.Namespace, ks.Name, ks.Namespace, d.SecretRef.Name)
+	case apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("Kustomization %s/%s: spec.decryption.secretRef: Secret '%s/%s' not found: create it, or pass a key with --decryption-key FILE",
+			ks.Namespace, ks.Name, ks.Namespace, d.SecretRef.Name)
+	case err != nil:
+		return nil, fmt.Errorf("Kustomization %s/%s: read its decryption Secret '%s/%s': %w", ks.Namespace, ks.Name, ks.Namespace, d.SecretRef.Name, err)
+	}
+	return decrypt.FromSecret(secret)
+}
+
 // buildKustomization reads the Kustomization key and builds it as the
 // controller does: from localPath when not empty, else from its source's
-// artifact. The objects carry the owner labels.
-func buildKustomization(ctx context.Context, cl client.Client, key types.NamespacedName, localPath string) (*kustomizev1.Kustomization, []*unstructured.Unstructured, error) {
+// artifact, decrypting with the keys of keyFiles or of its decryption
+// Secret. The objects carry the owner labels.
+func buildKustomization(ctx context.Context, cl client.Client, key types.NamespacedName, localPath string, keyFiles []string) (*kustomizev1.Kustomization, []*unstructured.Unstructured, error) {
 	u, err := getObject(ctx, cl, kustomizationKind, key)
 	if err != nil {
 		return nil, nil, err
@@ -96,6 +154,10 @@ func buildKustomization(ctx context.Context, cl client.Client, key types.Namespa
 		return nil, nil, fmt.Errorf("read Kustomization %s: %w", key, err)
 	}
 	spec := ks.Spec.DeepCopy()
+	keys, err := decryptionKeys(ctx, cl, ks, keyFiles)
+	if err != nil {
+		return nil, nil, err
+	}
 	var root string
 	if localPath != "" {
 		if root, spec.Path, err = localBuildRoot(localPath); err != nil {
@@ -119,13 +181,14 @@ func buildKustomization(ctx context.Context, cl client.Client, key types.Namespa
 			return nil, nil, fmt.Errorf("Kustomization %s: post-build substitution: %w", key, err)
 		}
 	}
-	objs, err := kustomize.Build(ctx, root, spec, kustomize.BuildOptions{NoRemoteBases: true})
+	res, err := kustomize.BuildResult(ctx, root, spec, kustomize.BuildOptions{NoRemoteBases: true, Decryption: keys})
 	if err != nil {
 		return nil, nil, fmt.Errorf("build of Kustomization %s failed: %w", key, err)
 	}
+	objs := res.Objects
 	if pb := spec.PostBuild; pb != nil {
 		if err := kustomize.Substitute(objs, pb, vars); err != nil {
-			return nil, nil, fmt.Errorf("Kustomization %s: post-build substitution: %w", key, err)
+			return nil, nil, fmt.Errorf("Kustomization %s: post-build substitution: %s", key, res.Redact(err.Error()))
 		}
 	}
 	for _, o := range objs {

@@ -219,7 +219,7 @@ func TestDiffKustomization(t *testing.T) {
 
 	// Apply as the controller does, and record the inventory.
 	key := types.NamespacedName{Namespace: ns, Name: "web"}
-	_, objs, err := buildKustomization(ctx, e.Client, key, dir)
+	_, objs, err := buildKustomization(ctx, e.Client, key, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ func newDiffCmd(c *cli) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	var localPath string
+	var keyFiles []string
 	ks := &cobra.Command{
 		Use:     "kustomization NAME",
 		Aliases: []string{"ks"},
@@ -50,8 +51,9 @@ credentials, not the Kustomization's service account. Nothing is written.
 Exit code: 0 when nothing would change (and nothing is printed), 1 when
 something would, 2 when the diff could not be computed.
 
---path builds a local directory instead of the source's artifact; see gotk
-build kustomization --help.`,
+--path builds a local directory instead of the source's artifact, and
+--decryption-key decrypts SOPS-encrypted files with a local key instead of the
+keys of the decryption Secret; see gotk build kustomization --help.`,
 		Example: `  # What would the next apply change?
   gotk diff kustomization podinfo
 
@@ -60,7 +62,7 @@ build kustomization --help.`,
 		Args:              exactlyOneName("Kustomization"),
 		ValidArgsFunction: c.completeNames(kustomizationKind),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			changed, err := runDiff(cmd.Context(), c, types.NamespacedName{Namespace: c.objectNamespace(cmd), Name: args[0]}, localPath)
+			changed, err := runDiff(cmd.Context(), c, types.NamespacedName{Namespace: c.objectNamespace(cmd), Name: args[0]}, localPath, keyFiles)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
@@ -72,18 +74,19 @@ build kustomization --help.`,
 	}
 	ks.Flags().StringVar(&localPath, "path", "", "Local directory to build instead of the source's artifact; it stands for spec.path.")
 	_ = ks.MarkFlagDirname("path")
+	addDecryptionKeyFlag(ks, &keyFiles)
 	cmd.AddCommand(ks, newDiffArtifactCmd(c))
 	return cmd
 }
 
 // runDiff prints what applying the Kustomization key would change and
 // reports whether anything would.
-func runDiff(ctx context.Context, c *cli, key types.NamespacedName, localPath string) (bool, error) {
+func runDiff(ctx context.Context, c *cli, key types.NamespacedName, localPath string, keyFiles []string) (bool, error) {
 	cl, err := c.watchClient()
 	if err != nil {
 		return false, err
 	}
-	ks, objs, err := buildKustomization(ctx, cl, key, localPath)
+	ks, objs, err := buildKustomization(ctx, cl, key, localPath, keyFiles)
 	if err != nil {
 		return false, err
 	}

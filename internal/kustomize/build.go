@@ -20,6 +20,7 @@ import (
 
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
+	"github.com/gotk-dev/gotk/internal/decrypt"
 )
 
 // BuildOptions tune Build.
@@ -28,6 +29,11 @@ type BuildOptions struct {
 	// the artifact over the network (git or HTTP bases, resources,
 	// components), before kustomize could fetch it.
 	NoRemoteBases bool
+	// Decryption, when set, decrypts the SOPS-encrypted files that the
+	// build reads (resources, patches, and the files of secretGenerator and
+	// configMapGenerator) with these keys, in memory, before kustomize
+	// parses them. When nil, files are read as they are.
+	Decryption *decrypt.Keys
 }
 
 // buildMu serialises kustomize runs: kustomize keeps the OpenAPI schema
@@ -56,27 +62,47 @@ type Result struct {
 	// component): the same artifact may build differently later, so the
 	// result must not be reused for it.
 	Remote bool
+	// Decrypted reports that the build decrypted at least one file: the
+	// objects hold secrets in plaintext.
+	Decrypted bool
+	// secrets are the decrypted values.
+	secrets []string
 }
+
+// Redact replaces in msg the values that the build decrypted by "***",
+// for messages about the built objects.
+func (r *Result) Redact(msg string) string { return decrypt.Redact(msg, r.secrets) }
 
 // BuildResult is Build, and tells whether the build fetched anything
 // remote.
 func BuildResult(ctx context.Context, root string, spec *kustomizev1.KustomizationSpec, opts BuildOptions) (*Result, error) {
-	objs, remote, err := build(ctx, root, spec, opts)
-	if err != nil {
-		return nil, err
-	}
-	return &Result{Objects: objs, Remote: remote}, nil
-}
-
-func build(ctx context.Context, root string, spec *kustomizev1.KustomizationSpec, opts BuildOptions) (_ []*unstructured.Unstructured, remote bool, _ error) {
 	if spec == nil {
 		spec = &kustomizev1.KustomizationSpec{}
 	}
 	realRoot, err := resolveRoot(root)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	c := newConfinedFS(realRoot, !opts.NoRemoteBases)
+	c.keys = opts.Decryption
+	objs, remote, err := build(ctx, c, spec, opts)
+	if err != nil {
+		if c.decryptErr != nil {
+			// kustomize wraps what the file system said; the decryption's
+			// own message names the file and the cause.
+			return nil, c.decryptErr
+		}
+		if len(c.secrets) > 0 {
+			// kustomize may quote what it could not parse.
+			return nil, &BuildError{msg: decrypt.Redact(err.Error(), c.secrets)}
+		}
+		return nil, err
+	}
+	return &Result{Objects: objs, Remote: remote, Decrypted: len(c.decrypted) > 0, secrets: c.secrets}, nil
+}
+
+func build(ctx context.Context, c *confinedFS, spec *kustomizev1.KustomizationSpec, opts BuildOptions) (_ []*unstructured.Unstructured, remote bool, _ error) {
+	realRoot := c.root
 	dir, err := resolveDir(c, spec.Path)
 	if err != nil {
 		return nil, false, err

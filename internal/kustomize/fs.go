@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/gotk-dev/gotk/internal/decrypt"
 )
 
 // errReadOnly is returned by every write to the artifact.
@@ -27,6 +29,17 @@ type confinedFS struct {
 	root      string            // absolute, symlinks resolved
 	overrides map[string][]byte // absolute path -> content
 	tmpDir    string            // resolved os.TempDir(), "" when clones are refused
+
+	// keys, when set, decrypt the SOPS-encrypted files that the build
+	// reads, in memory: the plaintext is never written anywhere.
+	keys *decrypt.Keys
+	// decrypted holds the plaintext of the files decrypted so far, by
+	// resolved path.
+	decrypted map[string][]byte
+	// secrets are the decrypted values, to redact from messages.
+	secrets []string
+	// decryptErr is the first decryption that failed.
+	decryptErr error
 }
 
 var _ filesys.FileSystem = (*confinedFS)(nil)
@@ -138,6 +151,15 @@ func (c *confinedFS) Open(p string) (filesys.File, error) {
 	if data, ok := c.overrides[r]; ok {
 		return &memFile{Reader: bytes.NewReader(data), name: r, size: int64(len(data))}, nil
 	}
+	if c.keys != nil {
+		if info, err := os.Stat(r); err == nil && !info.IsDir() {
+			data, err := c.readDecrypted(r)
+			if err != nil {
+				return nil, err
+			}
+			return &memFile{Reader: bytes.NewReader(data), name: r, size: int64(len(data))}, nil
+		}
+	}
 	return os.Open(r)
 }
 
@@ -232,7 +254,35 @@ func (c *confinedFS) ReadFile(p string) ([]byte, error) {
 	if data, ok := c.overrides[r]; ok {
 		return bytes.Clone(data), nil
 	}
-	return os.ReadFile(r)
+	return c.readDecrypted(r)
+}
+
+// readDecrypted reads the file at the resolved path r, decrypting it in
+// memory when it is SOPS-encrypted and the build has keys.
+func (c *confinedFS) readDecrypted(r string) ([]byte, error) {
+	data, err := os.ReadFile(r)
+	if err != nil || c.keys == nil {
+		return data, err
+	}
+	if plain, ok := c.decrypted[r]; ok {
+		return bytes.Clone(plain), nil
+	}
+	if !decrypt.Encrypted(r, data) {
+		return data, nil
+	}
+	plain, secrets, err := c.keys.Decrypt(c.rel(r), data)
+	if err != nil {
+		if c.decryptErr == nil {
+			c.decryptErr = err
+		}
+		return nil, err
+	}
+	if c.decrypted == nil {
+		c.decrypted = map[string][]byte{}
+	}
+	c.decrypted[r] = plain
+	c.secrets = append(c.secrets, secrets...)
+	return bytes.Clone(plain), nil
 }
 
 func (c *confinedFS) Walk(p string, walkFn filepath.WalkFunc) error {

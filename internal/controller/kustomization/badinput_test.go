@@ -98,11 +98,6 @@ func TestBadInputKeepsLastGoodRevision(t *testing.T) {
 		b.failsWith(b.good, meta.BuildFailedReason, "spec.postBuild.substituteFrom[0] ConfigMap "+ns+"/absent not found", "optional: true")
 		restore(func(k *kustomizev1.Kustomization) { k.Spec.PostBuild = nil })
 	})
-	t.Run("decryption not supported yet", func(t *testing.T) {
-		updateKs(t, key, func(k *kustomizev1.Kustomization) { k.Spec.Decryption = &kustomizev1.Decryption{Provider: "sops"} })
-		b.failsWith(b.good, meta.InvalidSpecReason, "spec.decryption", "not supported")
-		restore(func(k *kustomizev1.Kustomization) { k.Spec.Decryption = nil })
-	})
 	t.Run("source not ready", func(t *testing.T) {
 		create(t, &sourcev1.GitRepository{
 			ObjectMeta: metav1.ObjectMeta{Name: "pending", Namespace: ns},

@@ -1,6 +1,7 @@
 package kustomization
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -27,6 +28,8 @@ type build struct {
 	key    string
 	objs   []*unstructured.Unstructured
 	digest string
+	// redact removes decrypted values from a message.
+	redact func(string) string
 }
 
 func (c *buildCache) get(nn types.NamespacedName, key string) (*build, bool) {
@@ -41,10 +44,16 @@ func (c *buildCache) put(nn types.NamespacedName, b *build) { c.m.Store(nn, b) }
 
 // objectsDigest digests the built objects, in order, as
 // "sha256:<hex>": the identity of what a reconcile applies, which
-// status.history records.
-func objectsDigest(objs []*unstructured.Unstructured) (string, error) {
+// status.history records. When secretKey is set (a build that decrypted
+// files), the values of Secrets enter the digest through an HMAC keyed
+// with it, so that the digest, which anyone who may read the
+// Kustomization sees, gives no way to guess a short secret value.
+func objectsDigest(objs []*unstructured.Unstructured, secretKey []byte) (string, error) {
 	h := sha256.New()
 	for _, o := range objs {
+		if secretKey != nil && o.GetAPIVersion() == "v1" && o.GetKind() == "Secret" {
+			o = hmacSecretValues(o, secretKey)
+		}
 		data, err := json.Marshal(o.Object)
 		if err != nil {
 			return "", fmt.Errorf("%s %s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
@@ -53,6 +62,24 @@ func objectsDigest(objs []*unstructured.Unstructured) (string, error) {
 		h.Write([]byte{'\n'})
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hmacSecretValues returns a copy of the Secret o whose data and
+// stringData values are replaced by their HMAC-SHA256 under key.
+func hmacSecretValues(o *unstructured.Unstructured, key []byte) *unstructured.Unstructured {
+	c := o.DeepCopy()
+	for _, field := range []string{"data", "stringData"} {
+		m, ok := c.Object[field].(map[string]any)
+		if !ok {
+			continue
+		}
+		for k, v := range m {
+			mac := hmac.New(sha256.New, key)
+			fmt.Fprint(mac, v)
+			m[k] = "hmac:" + hex.EncodeToString(mac.Sum(nil))
+		}
+	}
+	return c
 }
 
 func (c *buildCache) forget(nn types.NamespacedName) { c.m.Delete(nn) }
@@ -73,18 +100,21 @@ type buildInputs struct {
 	Variables               map[string]string                 `json:"variables"`
 	NoRemoteBases           bool                              `json:"noRemoteBases"`
 	Strict                  bool                              `json:"strict"`
+	Decryption              *kustomizev1.Decryption           `json:"decryption"`
+	// Keys digests the decryption keys, so that rotated keys build again.
+	Keys string `json:"keys"`
 }
 
 // buildKey digests everything a build depends on: the artifact (by its
-// digest), the spec fields that change the build, and the values of the
-// substitution variables. encoding/json sorts map keys, so equal inputs
-// give equal keys.
-func buildKey(digest string, spec *kustomizev1.KustomizationSpec, vars map[string]string, noRemoteBases, strict bool) (string, error) {
+// digest), the spec fields that change the build, the values of the
+// substitution variables, and the decryption keys (by their digest).
+// encoding/json sorts map keys, so equal inputs give equal keys.
+func buildKey(digest string, spec *kustomizev1.KustomizationSpec, vars map[string]string, keys string, noRemoteBases, strict bool) (string, error) {
 	data, err := json.Marshal(buildInputs{
 		Path: spec.Path, TargetNamespace: spec.TargetNamespace, NamePrefix: spec.NamePrefix, NameSuffix: spec.NameSuffix,
 		CommonMetadata: spec.CommonMetadata, Patches: spec.Patches, Images: spec.Images, Components: spec.Components,
 		IgnoreMissingComponents: spec.IgnoreMissingComponents, BuildMetadata: spec.BuildMetadata, PostBuild: spec.PostBuild,
-		Variables: vars, NoRemoteBases: noRemoteBases, Strict: strict,
+		Variables: vars, NoRemoteBases: noRemoteBases, Strict: strict, Decryption: spec.Decryption, Keys: keys,
 	})
 	if err != nil {
 		return "", err

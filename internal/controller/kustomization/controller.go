@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -24,6 +25,7 @@ import (
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/internal/artifact"
+	"github.com/gotk-dev/gotk/internal/decrypt"
 	"github.com/gotk-dev/gotk/internal/health"
 	"github.com/gotk-dev/gotk/internal/kustomize"
 	"github.com/gotk-dev/gotk/internal/runtime"
@@ -92,6 +94,8 @@ type scope struct {
 	patcher *runtime.Patcher
 	// buildKey names the build inputs (artifact, spec, variables).
 	buildKey string
+	// redact removes the values that the build decrypted from a message.
+	redact func(string) string
 	// target names the cluster and identity the objects were applied to.
 	target string
 	// resumed is set when the objects of this revision and spec are
@@ -255,10 +259,12 @@ func newSource(kind string) (sourcev1.ArtifactSource, error) {
 // build that fetched anything remote is never reused.
 func (r *Reconciler) reconcileBuild(ctx context.Context, s *scope) error {
 	obj := s.obj
+	var keys *decrypt.Keys
 	if obj.Spec.Decryption != nil {
-		// Applying SOPS-encrypted Secrets as they are would store cipher
-		// text, or fail object by object; refuse the spec instead.
-		return runtime.Stallingf(meta.InvalidSpecReason, "spec.decryption: SOPS decryption is not supported by this version of gotk yet")
+		var err error
+		if keys, err = r.decryptionKeys(ctx, obj); err != nil {
+			return err
+		}
 	}
 	var vars map[string]string
 	if pb := obj.Spec.PostBuild; pb != nil {
@@ -268,18 +274,31 @@ func (r *Reconciler) reconcileBuild(ctx context.Context, s *scope) error {
 			return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("post-build substitution: %w", err))
 		}
 	}
-	key, err := buildKey(s.handle.Digest, &obj.Spec, vars, r.Options.NoRemoteBases, r.StrictSubstitutions)
+	keysDigest := ""
+	if keys != nil {
+		keysDigest = keys.Digest()
+	}
+	key, err := buildKey(s.handle.Digest, &obj.Spec, vars, keysDigest, r.Options.NoRemoteBases, r.StrictSubstitutions)
 	if err != nil {
 		return runtime.Failed(meta.BuildFailedReason, err)
 	}
 	s.buildKey = key
 	nn := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}
 	if b, ok := r.builds.get(nn, key); ok {
-		s.objects, s.digest = b.objs, b.digest
+		s.objects, s.digest, s.redact = b.objs, b.digest, b.redact
 		return nil
 	}
-	res, err := kustomize.BuildResult(ctx, s.handle.Dir, &obj.Spec, kustomize.BuildOptions{NoRemoteBases: r.Options.NoRemoteBases})
+	res, err := kustomize.BuildResult(ctx, s.handle.Dir, &obj.Spec, kustomize.BuildOptions{NoRemoteBases: r.Options.NoRemoteBases, Decryption: keys})
 	if err != nil {
+		var derr *decrypt.Error
+		if errors.As(err, &derr) {
+			err = fmt.Errorf("build of revision %s failed: %w", s.revision, err)
+			if derr.Unsupported {
+				// Only a new revision or spec can help.
+				return runtime.Stalling(meta.BuildFailedReason, err)
+			}
+			return runtime.Failed(meta.BuildFailedReason, err)
+		}
 		// A file the build misses may be a link the source left out.
 		note := artifact.ExplainMissing(err.Error(), s.source.GetArtifact())
 		return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("build of revision %s failed: %w%s", s.revision, err, note))
@@ -288,10 +307,15 @@ func (r *Reconciler) reconcileBuild(ctx context.Context, s *scope) error {
 	if pb := obj.Spec.PostBuild; pb != nil {
 		opts := kustomize.SubstituteOptions{Strict: r.StrictSubstitutions}
 		if err := kustomize.SubstituteWithOptions(objs, pb, vars, opts); err != nil {
-			return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("post-build substitution of revision %s: %w", s.revision, err))
+			return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("post-build substitution of revision %s: %s", s.revision, res.Redact(err.Error())))
 		}
 	}
-	digest, err := objectsDigest(objs)
+	var secretKey []byte
+	var redact func(string) string
+	if res.Decrypted {
+		secretKey, redact = []byte(keysDigest), res.Redact
+	}
+	digest, err := objectsDigest(objs, secretKey)
 	if err != nil {
 		return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("digest of revision %s: %w", s.revision, err))
 	}
@@ -300,10 +324,41 @@ func (r *Reconciler) reconcileBuild(ctx context.Context, s *scope) error {
 		// changing: such a build is run every time.
 		r.builds.forget(nn)
 	} else {
-		r.builds.put(nn, &build{key: key, objs: objs, digest: digest})
+		r.builds.put(nn, &build{key: key, objs: objs, digest: digest, redact: redact})
 	}
-	s.objects, s.digest = objs, digest
+	s.objects, s.digest, s.redact = objs, digest, redact
 	return nil
+}
+
+// decryptionKeys reads the keys of spec.decryption: the age and OpenPGP
+// keys of the Secret that secretRef names. Decrypting with a service
+// account's cloud identity is refused.
+func (r *Reconciler) decryptionKeys(ctx context.Context, obj *kustomizev1.Kustomization) (*decrypt.Keys, error) {
+	d := obj.Spec.Decryption
+	if d.Provider != kustomizev1.DecryptionProviderSOPS {
+		return nil, runtime.Stallingf(meta.InvalidSpecReason, "spec.decryption.provider %q: only %q is supported", d.Provider, kustomizev1.DecryptionProviderSOPS)
+	}
+	if d.ServiceAccountName != "" {
+		return nil, runtime.Stallingf(meta.InvalidSpecReason,
+			"spec.decryption.serviceAccountName %q: decrypting with a service account's cloud identity (KMS) is not supported by gotk; "+
+				"put age (*.agekey) or OpenPGP (*.asc) keys in the Secret of spec.decryption.secretRef instead", d.ServiceAccountName)
+	}
+	if d.SecretRef == nil {
+		return decrypt.None("spec.decryption (no secretRef)"), nil
+	}
+	secret := &corev1.Secret{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: obj.Namespace, Name: d.SecretRef.Name}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, runtime.Failed(meta.BuildFailedReason,
+				fmt.Errorf("spec.decryption.secretRef: Secret '%s/%s' not found", obj.Namespace, d.SecretRef.Name))
+		}
+		return nil, runtime.Failed(meta.BuildFailedReason, fmt.Errorf("spec.decryption.secretRef: read Secret '%s/%s': %w", obj.Namespace, d.SecretRef.Name, err))
+	}
+	keys, err := decrypt.FromSecret(secret)
+	if err != nil {
+		return nil, runtime.Failed(meta.BuildFailedReason, fmt.Errorf("spec.decryption.secretRef: %w", err))
+	}
+	return keys, nil
 }
 
 // reconcileApply applies the objects with the Kustomization's identity,
@@ -337,6 +392,10 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) error {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			err = fmt.Errorf("not done within spec.timeout (%s): %w", obj.GetTimeout(), err)
 		}
+		if s.redact != nil {
+			// The API server may quote what it refused.
+			err = &redactedError{msg: s.redact(err.Error()), err: err}
+		}
 		return runtime.Failed(meta.ReconciliationFailedReason, fmt.Errorf("apply of revision %s failed: %w", s.revision, err))
 	}
 	obj.Status.LastAppliedRevision = s.revision
@@ -362,6 +421,15 @@ func retainWatches(w *health.Watcher, cs *ssa.ChangeSet) {
 		w.Retain(gvk)
 	}
 }
+
+// redactedError is an error whose message was cleaned of decrypted values.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // applyConcurrency is how many requests one apply keeps in flight.
 func (r *Reconciler) applyConcurrency() int {

@@ -29,6 +29,9 @@ var (
 	// events receives what the reconcilers post to the notification
 	// endpoint.
 	events *eventSink
+	// workDir holds the artifact storage and the Kustomizations' artifact
+	// cache: all that the controllers write to disk.
+	workDir string
 )
 
 // lockdownLabel marks the Kustomizations that the locked-down reconciler
@@ -89,6 +92,7 @@ func startManagers(ctx context.Context, wg *sync.WaitGroup, e *testenv.Env) erro
 	if err != nil {
 		return err
 	}
+	workDir = dir
 	if events, err = startEventSink(); err != nil {
 		return err
 	}

@@ -124,9 +124,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // configKeys are the index keys of the ConfigMaps and Secrets k reads:
-// those of substituteFrom, and its kubeconfig Secret, so that a cluster
-// whose kubeconfig is written after its Kustomization, or rotated, is
-// reconciled at once when the Secret carries the watch label.
+// those of substituteFrom, its kubeconfig Secret and its decryption
+// Secret, so that a cluster whose kubeconfig is written after its
+// Kustomization, or rotated keys, are reconciled at once when the Secret
+// carries the watch label.
 func configKeys(k *kustomizev1.Kustomization) []string {
 	var keys []string
 	if pb := k.Spec.PostBuild; pb != nil {
@@ -137,11 +138,14 @@ func configKeys(k *kustomizev1.Kustomization) []string {
 	if kc := k.Spec.KubeConfig; kc != nil && kc.SecretRef != nil {
 		keys = append(keys, sourceKey("Secret", k.Namespace, kc.SecretRef.Name))
 	}
+	if d := k.Spec.Decryption; d != nil && d.SecretRef != nil {
+		keys = append(keys, sourceKey("Secret", k.Namespace, d.SecretRef.Name))
+	}
 	return keys
 }
 
 // configUsers lists the Kustomizations that read a watched ConfigMap or
-// Secret that changed (substituteFrom, spec.kubeConfig).
+// Secret that changed (substituteFrom, spec.kubeConfig, spec.decryption).
 func (r *Reconciler) configUsers(ctx context.Context, kind string, o client.Object) []reconcile.Request {
 	list := &kustomizev1.KustomizationList{}
 	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()),

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/clientcmd"
 
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
@@ -18,13 +19,18 @@ import (
 
 func TestBuildKey(t *testing.T) {
 	base := kustomizev1.KustomizationSpec{Path: "./app", Prune: true}
+	var keyWith func(string, func(*kustomizev1.KustomizationSpec), map[string]string, string) string
 	key := func(digest string, mutate func(*kustomizev1.KustomizationSpec), vars map[string]string) string {
+		t.Helper()
+		return keyWith(digest, mutate, vars, "")
+	}
+	keyWith = func(digest string, mutate func(*kustomizev1.KustomizationSpec), vars map[string]string, keys string) string {
 		t.Helper()
 		spec := base
 		if mutate != nil {
 			mutate(&spec)
 		}
-		k, err := buildKey(digest, &spec, vars, false, false)
+		k, err := buildKey(digest, &spec, vars, keys, false, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,6 +46,10 @@ func TestBuildKey(t *testing.T) {
 		"path":      key("sha256:a", func(s *kustomizev1.KustomizationSpec) { s.Path = "./other" }, map[string]string{"x": "1"}),
 		"namespace": key("sha256:a", func(s *kustomizev1.KustomizationSpec) { s.TargetNamespace = "ns" }, map[string]string{"x": "1"}),
 		"images":    key("sha256:a", func(s *kustomizev1.KustomizationSpec) { s.Images = []meta.Image{{Name: "a", NewTag: "b"}} }, map[string]string{"x": "1"}),
+		"decryption": key("sha256:a", func(s *kustomizev1.KustomizationSpec) {
+			s.Decryption = &kustomizev1.Decryption{Provider: kustomizev1.DecryptionProviderSOPS}
+		}, map[string]string{"x": "1"}),
+		"decryption keys": keyWith("sha256:a", nil, map[string]string{"x": "1"}, "sha256:keys"),
 	} {
 		if other == same {
 			t.Errorf("a different %s gave the same key", name)
@@ -173,5 +183,44 @@ func TestKeepTransitionTimes(t *testing.T) {
 		if !after[i].LastTransitionTime.Equal(&want) {
 			t.Errorf("%s: transition time %v, want %v", after[i].Type, after[i].LastTransitionTime, want)
 		}
+	}
+}
+
+// With a secret key, a Secret's values enter the history digest through
+// an HMAC: the digest still follows every value, but without the key it
+// cannot be recomputed from a guess of one.
+func TestObjectsDigestKeysSecretValues(t *testing.T) {
+	secret := func(value string) []*unstructured.Unstructured {
+		return []*unstructured.Unstructured{{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "db"},
+			"stringData": map[string]any{"password": value},
+		}}}
+	}
+	digest := func(objs []*unstructured.Unstructured, key string) string {
+		t.Helper()
+		var k []byte
+		if key != "" {
+			k = []byte(key)
+		}
+		d, err := objectsDigest(objs, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	plain, keyed := digest(secret("1234"), ""), digest(secret("1234"), "sha256:keys")
+	if plain == keyed {
+		t.Error("the keyed digest is the plain digest: a guessed value could be checked against it")
+	}
+	if keyed == digest(secret("1235"), "sha256:keys") {
+		t.Error("the keyed digest does not follow the Secret's value")
+	}
+	if keyed != digest(secret("1234"), "sha256:keys") {
+		t.Error("the keyed digest is not stable")
+	}
+	objs := secret("1234")
+	digest(objs, "sha256:keys")
+	if objs[0].Object["stringData"].(map[string]any)["password"] != "1234" {
+		t.Error("the digest changed the object it digested")
 	}
 }
