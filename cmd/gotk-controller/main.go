@@ -16,6 +16,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/gotk-dev/gotk/internal/controller"
+	"github.com/gotk-dev/gotk/internal/controller/helmrelease"
 	"github.com/gotk-dev/gotk/internal/controller/kustomization"
 	"github.com/gotk-dev/gotk/internal/controller/source"
 	"github.com/gotk-dev/gotk/internal/runtime"
@@ -29,6 +30,7 @@ var sourceConfig = source.DefaultConfig()
 func main() {
 	controller.Register("source", sourceConfig.Setup)
 	controller.Register("kustomize", kustomization.Setup)
+	controller.Register("helm", helmrelease.Setup)
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "gotk-controller:", err)
 		os.Exit(1)
