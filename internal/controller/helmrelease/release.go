@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	rel "helm.sh/helm/v4/pkg/release/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -87,6 +88,12 @@ func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) error {
 		case release.Install, release.Upgrade:
 			failure = r.runRelease(ctx, s, act, last)
 			want.Force = false
+			if failure != nil {
+				if d, ok := retryOnFailure(obj); ok {
+					// Retried as the strategy says, with no remediation.
+					failure = runtime.Waiting(runtime.ReasonOf(failure, ""), d, failure)
+				}
+			}
 		case release.Test:
 			tested++
 			failure = r.runTest(s, last)
@@ -254,6 +261,17 @@ func (r *Reconciler) markInSync(s *scope, last *rel.Release) {
 	obj.Status.LastReleaseRevision = last.Version
 }
 
+// retryOnFailure returns the retry interval of the last action when its
+// strategy is RetryOnFailure.
+func retryOnFailure(obj *helmv2.HelmRelease) (time.Duration, bool) {
+	if obj.Status.LastAttemptedReleaseAction == helmv2.ReleaseActionInstall {
+		st := obj.GetInstall().GetStrategy()
+		return st.GetRetryInterval(), st.Name == helmv2.ActionStrategyRetryOnFailure
+	}
+	st := obj.GetUpgrade().GetStrategy()
+	return st.GetRetryInterval(), st.Name == helmv2.ActionStrategyRetryOnFailure
+}
+
 // stalled turns the last failure into the Stalled outcome once the
 // retries are exhausted.
 func stalled(obj *helmv2.HelmRelease, cause error) error {
@@ -266,10 +284,6 @@ func stalled(obj *helmv2.HelmRelease, cause error) error {
 		count = obj.Status.UpgradeFailures
 	}
 	msg := cause.Error()
-	var generic *runtime.GenericError
-	if errors.As(cause, &generic) {
-		msg = generic.Err.Error()
-	}
 	return runtime.Stalling(RetriesExceededReason, fmt.Errorf("Failed to %s after %d attempt(s); the last error: %s", act, count, msg))
 }
 

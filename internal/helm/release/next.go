@@ -157,8 +157,12 @@ func afterFailure(hr *helmv2.HelmRelease, cur *Observed) Action {
 		strategy = hr.GetInstall().GetStrategy().Name
 	}
 	if strategy == helmv2.ActionStrategyRetryOnFailure {
-		if exhausted(hr, rem) {
+		switch {
+		case exhausted(hr, rem):
 			return Stall
+		case act == helmv2.ReleaseActionInstall:
+			// Helm upgrades only a release that was deployed once.
+			return Install
 		}
 		return Upgrade
 	}
