@@ -186,7 +186,7 @@ func (r *Reconciler) reconcileValues(ctx context.Context, s *scope) error {
 	values := map[string]any{}
 	for i, ref := range obj.Spec.ValuesFrom {
 		where := fmt.Sprintf("spec.valuesFrom[%d]: %s '%s/%s'", i, ref.Kind, obj.Namespace, ref.Name)
-		data, found, err := r.valuesData(ctx, obj.Namespace, ref)
+		data, exists, found, err := r.valuesData(ctx, obj.Namespace, ref)
 		if err != nil {
 			return runtime.Failed(meta.ReconciliationFailedReason, fmt.Errorf("%s: %w", where, err))
 		}
@@ -194,8 +194,12 @@ func (r *Reconciler) reconcileValues(ctx context.Context, s *scope) error {
 			if ref.Optional {
 				continue
 			}
+			what := "not found"
+			if exists {
+				what = fmt.Sprintf("has no key %q", ref.GetValuesKey())
+			}
 			return runtime.Waiting(meta.ReconciliationFailedReason, r.Options.RequeueDependency,
-				fmt.Errorf("%s: %s", where, missing(ref)))
+				fmt.Errorf("%s: %s (set optional: true to go on without it)", where, what))
 		}
 		if ref.TargetPath != "" {
 			if err := release.SetPath(values, ref.TargetPath, string(data)); err != nil {
@@ -231,38 +235,34 @@ func (r *Reconciler) reconcileValues(ctx context.Context, s *scope) error {
 	return nil
 }
 
-// valuesData reads the key of a valuesFrom reference; found is false when
-// the object or the key does not exist.
-func (r *Reconciler) valuesData(ctx context.Context, namespace string, ref helmv2.ValuesReference) ([]byte, bool, error) {
+// valuesData reads the key of a valuesFrom reference; exists tells
+// whether the object exists, found whether the key does.
+func (r *Reconciler) valuesData(ctx context.Context, namespace string, ref helmv2.ValuesReference) (data []byte, exists, found bool, err error) {
 	key := client.ObjectKey{Namespace: namespace, Name: ref.Name}
 	switch ref.Kind {
 	case "ConfigMap":
 		cm := &corev1.ConfigMap{}
 		if err := r.APIReader.Get(ctx, key, cm); err != nil {
 			if apierrors.IsNotFound(err) {
-				return nil, false, nil
+				return nil, false, false, nil
 			}
-			return nil, false, err
+			return nil, false, false, err
 		}
 		if v, ok := cm.Data[ref.GetValuesKey()]; ok {
-			return []byte(v), true, nil
+			return []byte(v), true, true, nil
 		}
 		v, ok := cm.BinaryData[ref.GetValuesKey()]
-		return v, ok, nil
+		return v, true, ok, nil
 	case "Secret":
 		sec := &corev1.Secret{}
 		if err := r.APIReader.Get(ctx, key, sec); err != nil {
 			if apierrors.IsNotFound(err) {
-				return nil, false, nil
+				return nil, false, false, nil
 			}
-			return nil, false, err
+			return nil, false, false, err
 		}
 		v, ok := sec.Data[ref.GetValuesKey()]
-		return v, ok, nil
+		return v, true, ok, nil
 	}
-	return nil, false, fmt.Errorf("kind must be ConfigMap or Secret")
-}
-
-func missing(ref helmv2.ValuesReference) string {
-	return fmt.Sprintf("not found, or has no key %q (set optional: true to go on without it)", ref.GetValuesKey())
+	return nil, false, false, fmt.Errorf("kind must be ConfigMap or Secret")
 }

@@ -217,6 +217,10 @@ func appChart(version string) hs.Chart {
 	return hs.Chart{
 		Name: "app", Version: version, Values: "greeting: hello\n",
 		Templates: map[string]string{
+			"templates/extra.yaml": "{{- if or .Values.extra .Values.nested .Values.auth }}\napiVersion: v1\nkind: ConfigMap\n" +
+				"metadata:\n  name: {{ .Release.Name }}-extra\ndata:\n  extra: {{ .Values.extra | quote }}\n" +
+				"  nested: {{ printf \"a=%v,b=%v\" .Values.nested.a .Values.nested.b | quote }}\n" +
+				"  token: {{ .Values.auth.token | quote }}\n{{- end }}\n",
 			"templates/bad.yaml": "{{- if .Values.fail }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_A_Valid_Name\n{{- end }}\n",
 			"templates/service.yaml": "{{- if .Values.service }}\napiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n" +
 				"  ports:\n  - port: 80\n{{- end }}\n",
