@@ -97,12 +97,17 @@ func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) error {
 		case release.Test:
 			tested++
 			failure = r.runTest(s, last)
-		case release.Rollback:
-			r.runRollback(s, last, failure)
-			return failure
-		case release.Uninstall:
-			r.runRemediationUninstall(s, last, failure)
-			return failure
+		case release.Rollback, release.Uninstall:
+			if act == release.Rollback {
+				r.runRollback(s, last)
+			} else {
+				r.runRemediationUninstall(s, last)
+			}
+			if failure != nil {
+				return failure
+			}
+			// The failure was an earlier reconcile's: the retry comes
+			// next, in this one.
 		}
 		if err := r.syncHistory(s); err != nil {
 			return err
@@ -203,9 +208,8 @@ func (r *Reconciler) runTest(s *scope, last *rel.Release) error {
 	return nil
 }
 
-// runRollback rolls back to the previous successful version after the
-// failure cause.
-func (r *Reconciler) runRollback(s *scope, last *rel.Release, cause error) {
+// runRollback rolls back to the previous successful version.
+func (r *Reconciler) runRollback(s *scope, last *rel.Release) {
 	obj := s.obj
 	err := s.runner.Rollback(obj, 0)
 	_ = r.syncHistory(s)
@@ -224,7 +228,7 @@ func (r *Reconciler) runRollback(s *scope, last *rel.Release, cause error) {
 
 // runRemediationUninstall uninstalls a release whose install (or
 // upgrade, with the uninstall strategy) failed.
-func (r *Reconciler) runRemediationUninstall(s *scope, last *rel.Release, cause error) {
+func (r *Reconciler) runRemediationUninstall(s *scope, last *rel.Release) {
 	obj := s.obj
 	err := s.runner.Uninstall(obj)
 	_ = r.syncHistory(s)

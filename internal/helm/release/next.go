@@ -147,11 +147,15 @@ func ignoreTests(hr *helmv2.HelmRelease) bool {
 // the newest release failed (or failed its tests).
 func afterFailure(hr *helmv2.HelmRelease, cur *Observed) Action {
 	act := hr.Status.LastAttemptedReleaseAction
-	if act == "" {
-		// Not a release this HelmRelease made: take it over.
-		return Upgrade
-	}
 	rem := hr.GetActiveRemediation()
+	if act == "" || rem.GetFailureCount(hr) == 0 {
+		// Not a failure this HelmRelease counted: a release unlocked
+		// after a crash, or failed by someone else. Carry on.
+		if cur.CanRollback {
+			return Upgrade
+		}
+		return Install
+	}
 	strategy := hr.GetUpgrade().GetStrategy().Name
 	if act == helmv2.ReleaseActionInstall {
 		strategy = hr.GetInstall().GetStrategy().Name
