@@ -22,6 +22,7 @@ import (
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -32,6 +33,7 @@ import (
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/internal/artifact"
 	"github.com/gotk-dev/gotk/internal/controller/kustomization"
+	"github.com/gotk-dev/gotk/internal/health"
 	"github.com/gotk-dev/gotk/internal/helm/release"
 	"github.com/gotk-dev/gotk/internal/runtime"
 )
@@ -50,6 +52,12 @@ type Reconciler struct {
 	Recorder *runtime.Recorder
 	Metrics  *runtime.Metrics
 	Options  runtime.Options
+
+	// Health watches the objects of the releases being waited for; their
+	// waits hold no worker. SetupWithManager makes one when nil.
+	Health *health.Watcher
+	// Mapper tells namespaced kinds from cluster-scoped ones.
+	Mapper apimeta.RESTMapper
 
 	charts   chartCache
 	selector labels.Selector
@@ -95,6 +103,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	s.force = obj.ShouldHandleForceRequest()
 	defer func() {
+		if retErr != nil && !isHealthWait(retErr) && r.Health != nil {
+			r.Health.Stop(req.NamespacedName)
+		}
 		r.summarize(s, retErr)
 		keepTransitionTimes(began.Conditions, obj.Status.Conditions)
 		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
@@ -136,6 +147,9 @@ func (r *Reconciler) selects(obj *helmv2.HelmRelease) bool {
 func (r *Reconciler) forget(key types.NamespacedName) {
 	if r.Metrics != nil {
 		r.Metrics.Forget(helmv2.HelmReleaseKind, key.Namespace, key.Name)
+	}
+	if r.Health != nil {
+		r.Health.Stop(key)
 	}
 }
 
@@ -220,5 +234,6 @@ func (r *Reconciler) newRunner(ctx context.Context, obj *helmv2.HelmRelease) (*r
 	if err != nil {
 		return nil, runtime.Failed(helmv2.InitFailedReason, err)
 	}
+	runner.HooksOnly = r.Health != nil && obj.Spec.KubeConfig == nil
 	return runner, nil
 }

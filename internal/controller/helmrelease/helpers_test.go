@@ -224,6 +224,9 @@ func appChart(version string) hs.Chart {
 			"templates/bad.yaml": "{{- if .Values.fail }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_A_Valid_Name\n{{- end }}\n",
 			"templates/service.yaml": "{{- if .Values.service }}\napiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n" +
 				"  ports:\n  - port: 80\n{{- end }}\n",
+			"templates/deployment.yaml": "{{- if .Values.deployment }}\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n" +
+				"spec:\n  replicas: 0\n  selector:\n    matchLabels:\n      app: {{ .Release.Name }}\n  template:\n    metadata:\n" +
+				"      labels:\n        app: {{ .Release.Name }}\n    spec:\n      containers:\n      - name: app\n        image: nginx\n{{- end }}\n",
 			"templates/broken.yaml": "{{- if .Values.broken }}{{ fail \"values.broken is set: this chart refuses to render\" }}{{- end }}\n",
 		},
 	}

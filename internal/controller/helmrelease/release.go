@@ -12,6 +12,7 @@ import (
 
 	rel "helm.sh/helm/v4/pkg/release/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
 	"github.com/gotk-dev/gotk/api/meta"
@@ -64,6 +65,20 @@ func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) error {
 			}
 			if tested > 0 {
 				cur.Tested = true
+			}
+		}
+		if r.waiting(obj, last) {
+			if cur.ChartName == want.ChartName && cur.ChartVersion == want.ChartVersion && cur.ConfigDigest == want.ConfigDigest && !want.Force {
+				if err := r.checkWait(s, last); err != nil {
+					if isHealthWait(err) || failure != nil {
+						return err
+					}
+					failure = err
+					continue
+				}
+			} else {
+				// A new desired state supersedes the wait.
+				r.Health.Stop(client.ObjectKeyFromObject(obj))
 			}
 		}
 		act := release.Next(obj, cur, want)
@@ -159,12 +174,22 @@ func (r *Reconciler) runRelease(ctx context.Context, s *scope, act release.Actio
 	if act == release.Install {
 		reason = helmv2.InstallSucceededReason
 	}
-	msg := fmt.Sprintf("Helm %s succeeded for release %s with chart %s", verb, name, chartName)
-	runtime.MarkTrue(obj, helmv2.ReleasedCondition, reason, "%s", msg)
 	runtime.Delete(obj, helmv2.RemediatedCondition)
 	if !obj.GetTest().Enable {
 		runtime.Delete(obj, helmv2.TestSuccessCondition)
 	}
+	if out != nil && r.sharedWait(obj, obj.Status.LastAttemptedReleaseAction) {
+		// Applied; the objects are waited for by the shared watches, and
+		// Released says so until they are ready.
+		if err := r.startWait(obj, out, time.Now()); err != nil {
+			return runtime.Stallingf(meta.InvalidSpecReason, "spec.healthCheckExprs: %s", err)
+		}
+		runtime.MarkUnknown(obj, helmv2.ReleasedCondition, meta.ProgressingReason,
+			"Helm %s of release %s with chart %s: waiting for its objects", verb, waitToken(out), chartName)
+		return nil
+	}
+	msg := fmt.Sprintf("Helm %s succeeded for release %s with chart %s", verb, name, chartName)
+	runtime.MarkTrue(obj, helmv2.ReleasedCondition, reason, "%s", msg)
 	r.eventfMD(obj, md, runtime.SeverityInfo, reason, "%s", msg)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/dynamic"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -22,6 +23,7 @@ import (
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
+	"github.com/gotk-dev/gotk/internal/health"
 	"github.com/gotk-dev/gotk/internal/runtime"
 )
 
@@ -83,6 +85,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return fmt.Errorf("--watch-label-selector %q: %w", sel, err)
 		}
 	}
+	if r.Mapper == nil {
+		r.Mapper = mgr.GetRESTMapper()
+	}
+	if r.Health == nil {
+		dyn, err := dynamic.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+		if err != nil {
+			return fmt.Errorf("health watches: %w", err)
+		}
+		r.Health = health.New(dyn, mgr.GetRESTMapper(), HelmManagedSelector)
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("helmrelease").
 		For(&helmv2.HelmRelease{}, builder.WithPredicates(pred)).
@@ -90,6 +102,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(runtime.ArtifactChangedPredicate{})).
 		Watches(&helmv2.HelmRelease{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
 			builder.WithPredicates(readyChanged{})).
+		// The objects a release waits for: one of them changed.
+		WatchesRawSource(source.Channel(r.Health.Events(), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.Concurrent})
 	if !r.Options.DisableConfigWatchers {
 		metaCache, err := r.metadataCache(mgr)

@@ -13,6 +13,12 @@ import (
 // reason of the action that failed.
 func (r *Reconciler) summarize(s *scope, err error) {
 	obj := s.obj
+	if isHealthWait(err) {
+		runtime.MarkTrue(obj, meta.ReconcilingCondition, meta.ProgressingReason, "%s", err.Error())
+		runtime.MarkUnknown(obj, meta.ReadyCondition, meta.ProgressingReason, "%s", err.Error())
+		runtime.Delete(obj, meta.StalledCondition)
+		return
+	}
 	if err == nil {
 		c := runtime.Get(obj, helmv2.ReleasedCondition)
 		if t := runtime.Get(obj, helmv2.TestSuccessCondition); t != nil && t.Status == metav1.ConditionTrue && obj.GetTest().Enable {

@@ -24,6 +24,9 @@ type Runner struct {
 	cfg       *action.Configuration
 	name      string
 	namespace string
+	// HooksOnly makes install and upgrade wait for their hooks only: the
+	// caller waits for the objects of the release itself.
+	HooksOnly bool
 }
 
 // NewRunner returns a runner for release name, installed in the getter's
@@ -96,7 +99,7 @@ func (r *Runner) Install(ctx context.Context, hr *helmv2.HelmRelease, ch *chart.
 	a.ReleaseName = r.name
 	a.Namespace = r.namespace
 	a.Timeout = spec.GetTimeout(hr.GetTimeout()).Duration
-	a.WaitStrategy = waitStrategy(spec.DisableWait)
+	a.WaitStrategy = waitStrategy(spec.DisableWait || r.HooksOnly)
 	a.WaitForJobs = !spec.DisableWaitForJobs
 	a.DisableHooks = spec.DisableHooks
 	a.DisableOpenAPIValidation = spec.DisableOpenAPIValidation
@@ -120,7 +123,7 @@ func (r *Runner) Upgrade(ctx context.Context, hr *helmv2.HelmRelease, ch *chart.
 	a := action.NewUpgrade(r.cfg)
 	a.Namespace = r.namespace
 	a.Timeout = spec.GetTimeout(hr.GetTimeout()).Duration
-	a.WaitStrategy = waitStrategy(spec.DisableWait)
+	a.WaitStrategy = waitStrategy(spec.DisableWait || r.HooksOnly)
 	a.WaitForJobs = !spec.DisableWaitForJobs
 	a.DisableHooks = spec.DisableHooks
 	a.DisableOpenAPIValidation = spec.DisableOpenAPIValidation
