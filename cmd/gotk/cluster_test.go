@@ -26,7 +26,9 @@ import (
 	"github.com/gotk-dev/gotk/internal/artifact"
 	"github.com/gotk-dev/gotk/internal/controller/gitrepository"
 	"github.com/gotk-dev/gotk/internal/controller/helmchart"
+	"github.com/gotk-dev/gotk/internal/controller/helmrelease"
 	"github.com/gotk-dev/gotk/internal/controller/helmrepository"
+	"github.com/gotk-dev/gotk/internal/controller/kustomization"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/testenv"
 )
@@ -114,6 +116,19 @@ func startObjects() error {
 	}
 	charts := &helmchart.Reconciler{Client: mgr.GetClient(), Storage: storage, Recorder: r.Recorder, Metrics: runtime.DefaultMetrics, DependencyRequeue: time.Second}
 	if err := charts.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	releases := &helmrelease.Reconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Clients: &kustomization.ClientFactory{Config: mgr.GetConfig(), Scheme: mgr.GetScheme(),
+			Mapper: mgr.GetRESTMapper(), Reader: mgr.GetAPIReader()},
+		Fetcher:  &artifact.Fetcher{},
+		Recorder: runtime.NewRecorder(mgr.GetEventRecorderFor("helm-controller"), e.Scheme, runtime.RecorderOptions{}),
+		Metrics:  runtime.DefaultMetrics,
+		Options:  opts,
+	}
+	if err := releases.SetupWithManager(mgr); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())

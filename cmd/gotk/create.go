@@ -103,7 +103,7 @@ namespace, else to gotk-system: a source and a Kustomization created without
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	secret.AddCommand(newCreateSecretGitCmd(c), newCreateSecretHelmCmd(c))
-	cmd.AddCommand(source, newCreateKustomizationCmd(c), secret)
+	cmd.AddCommand(source, newCreateKustomizationCmd(c), newCreateHelmReleaseCmd(c), secret)
 	return cmd
 }
 

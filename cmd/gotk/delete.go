@@ -65,6 +65,12 @@ source leaves what was applied from it, but its Kustomizations stop applying.`,
 
   # In a script
   gotk delete ks podinfo --silent`,
+	}), deleteKindCmd(c, &silent, helmReleaseKind, &cobra.Command{
+		Use:     "helmrelease NAME",
+		Aliases: []string{"hr"},
+		Short:   "Delete a HelmRelease, which uninstalls its Helm release",
+		Example: `  # Asks first; the controller uninstalls the release (unless the HelmRelease is suspended)
+  gotk delete helmrelease podinfo`,
 	}))
 	return cmd
 }

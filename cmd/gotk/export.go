@@ -69,6 +69,15 @@ so are the annotations that record how the object was last changed
 
   # All of the namespace
   gotk export ks --all`,
+	}), exportKindCmd(c, &all, helmReleaseKind, &cobra.Command{
+		Use:     "helmrelease [NAME]",
+		Aliases: []string{"hr", "helmreleases"},
+		Short:   "Export HelmReleases",
+		Example: `  # One
+  gotk export helmrelease podinfo
+
+  # All of the namespace
+  gotk export hr --all`,
 	}))
 	return cmd
 }

@@ -100,6 +100,15 @@ condition has the given status, such as ready=false.`,
 
   # Follow them as they reconcile
   gotk get ks --watch`,
+	}), newGetKindCmd(c, f, helmReleaseKind, &cobra.Command{
+		Use:     "helmreleases [NAME]",
+		Aliases: []string{"helmrelease", "hr"},
+		Short:   "List HelmReleases",
+		Example: `  # The HelmReleases of the current namespace, with the chart version last attempted
+  gotk get helmreleases
+
+  # In every namespace
+  gotk get hr -A`,
 	}), newGetAllCmd(c, f))
 	return cmd
 }

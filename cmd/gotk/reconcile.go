@@ -74,7 +74,7 @@ failure, and exits non-zero on failure.`,
   gotk reconcile ks podinfo --with-source`,
 	})
 	ks.Flags().BoolVar(&withSource, "with-source", false, "Reconcile the Kustomization's source first.")
-	cmd.AddCommand(source, ks)
+	cmd.AddCommand(source, ks, newReconcileHelmReleaseCmd(c, &timeout))
 	return cmd
 }
 

@@ -115,6 +115,15 @@ func addToggleKinds(c *cli, parent *cobra.Command, f *toggleFlags, resume bool) 
 
   # All of the namespace
   gotk %[1]s ks --all -n apps`, verb),
+	}), toggleKindCmd(c, f, helmReleaseKind, resume, &cobra.Command{
+		Use:     "helmrelease [NAME...]",
+		Aliases: []string{"hr"},
+		Short:   strings.ToUpper(verb[:1]) + verb[1:] + " HelmReleases",
+		Example: fmt.Sprintf(`  # One
+  gotk %[1]s helmrelease podinfo
+
+  # All of the namespace
+  gotk %[1]s hr --all -n apps`, verb),
 	}))
 }
 
