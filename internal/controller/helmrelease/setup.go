@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
+	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/internal/health"
@@ -101,6 +102,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&sourcev1.HelmChart{}, handler.EnqueueRequestsFromMapFunc(r.chartUsers),
 			builder.WithPredicates(runtime.ArtifactChangedPredicate{})).
 		Watches(&helmv2.HelmRelease{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
+			builder.WithPredicates(readyChanged{})).
+		Watches(&kustomizev1.Kustomization{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
 			builder.WithPredicates(readyChanged{})).
 		// The objects a release waits for: one of them changed.
 		WatchesRawSource(source.Channel(r.Health.Events(), &handler.EnqueueRequestForObject{})).
@@ -208,8 +211,8 @@ func (r *Reconciler) requests(items []helmv2.HelmRelease) []reconcile.Request {
 	return reqs
 }
 
-// readyChanged passes a HelmRelease that became Ready: what its
-// dependents wait for.
+// readyChanged passes a HelmRelease or Kustomization that became Ready:
+// what the HelmReleases that depend on it wait for.
 type readyChanged struct{ predicate.Funcs }
 
 func (readyChanged) Create(event.CreateEvent) bool   { return false }
