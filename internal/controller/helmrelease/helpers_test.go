@@ -227,6 +227,9 @@ func appChart(version string) hs.Chart {
 			"templates/deployment.yaml": "{{- if .Values.deployment }}\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n" +
 				"spec:\n  replicas: 0\n  selector:\n    matchLabels:\n      app: {{ .Release.Name }}\n  template:\n    metadata:\n" +
 				"      labels:\n        app: {{ .Release.Name }}\n    spec:\n      containers:\n      - name: app\n        image: nginx\n{{- end }}\n",
+			"templates/tests/test.yaml": "{{- if .Values.tests }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n" +
+				"  name: {{ if .Values.testFail }}Bad_Test_Name{{ else }}{{ .Release.Name }}-test{{ end }}\n" +
+				"  annotations:\n    helm.sh/hook: test\n{{- end }}\n",
 			"templates/broken.yaml": "{{- if .Values.broken }}{{ fail \"values.broken is set: this chart refuses to render\" }}{{- end }}\n",
 		},
 	}

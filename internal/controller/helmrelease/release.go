@@ -93,7 +93,7 @@ func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) error {
 			r.markInSync(s, last)
 			return nil
 		case release.Stall:
-			return stalled(obj, errors.New(runtime.Message(obj, helmv2.ReleasedCondition)))
+			return stalled(obj, errors.New(runtime.Message(obj, failedCondition(obj))))
 		case release.Unlock:
 			if err := runner.Unlock(last); err != nil {
 				return runtime.Failed(meta.ReconciliationFailedReason, fmt.Errorf("unlock release %s: %w", fullName(last), err))
@@ -288,6 +288,15 @@ func (r *Reconciler) markInSync(s *scope, last *rel.Release) {
 		runtime.Delete(obj, helmv2.TestSuccessCondition)
 	}
 	obj.Status.LastReleaseRevision = last.Version
+}
+
+// failedCondition is the condition that tells the last failure: a failed
+// test, else the release.
+func failedCondition(obj *helmv2.HelmRelease) string {
+	if runtime.IsFalse(obj, helmv2.TestSuccessCondition) && runtime.IsTrue(obj, helmv2.ReleasedCondition) {
+		return helmv2.TestSuccessCondition
+	}
+	return helmv2.ReleasedCondition
 }
 
 // retryOnFailure returns the retry interval of the last action when its

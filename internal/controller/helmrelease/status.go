@@ -35,7 +35,7 @@ func (r *Reconciler) summarize(s *scope, err error) {
 	if runtime.IsStalling(err) && runtime.ReasonOf(err, "") == RetriesExceededReason {
 		// Ready says which action failed; Stalled says that it will not
 		// be tried again.
-		if c := runtime.Get(obj, helmv2.ReleasedCondition); c != nil && c.Status == metav1.ConditionFalse {
+		if c := runtime.Get(obj, failedCondition(obj)); c != nil && c.Status == metav1.ConditionFalse {
 			runtime.MarkFalse(obj, meta.ReadyCondition, c.Reason, "%s", err.Error())
 		}
 	}
