@@ -51,5 +51,7 @@ func TestHelmTests(t *testing.T) {
 		o.Spec.Test.IgnoreFailures = true
 	})
 	greetingIs(t, ns, "web", "untested")
-	waitFor(t, key, func(o *helmv2.HelmRelease) bool { return runtime.IsReady(o) && o.Status.ObservedGeneration == o.Generation })
+	waitFor(t, key, func(o *helmv2.HelmRelease) bool {
+		return runtime.IsReady(o) && o.Status.ObservedGeneration == o.Generation
+	})
 }
