@@ -45,6 +45,15 @@ func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) error {
 		ConfigDigest: s.digest,
 		Force:        s.force,
 	}
+	metaDigest := ""
+	if cm := obj.Spec.CommonMetadata; cm != nil && (len(cm.Labels) > 0 || len(cm.Annotations) > 0) {
+		runner.PostRenderer = release.CommonMetadata{Labels: cm.Labels, Annotations: cm.Annotations}
+		metaDigest = release.ConfigDigest(map[string]any{"labels": cm.Labels, "annotations": cm.Annotations})
+	}
+	if metaDigest != obj.Status.ObservedCommonMetadataDigest && len(obj.Status.History) > 0 && obj.Status.UpgradeFailures == 0 {
+		// The objects' metadata changes: an upgrade, as a new chart would.
+		want.Force = true
+	}
 	var failure error
 	tested := 0
 	for step := 0; step < maxSteps; step++ {
@@ -103,6 +112,9 @@ func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) error {
 		case release.Install, release.Upgrade:
 			failure = r.runRelease(ctx, s, act, last)
 			want.Force = false
+			if failure == nil {
+				obj.Status.ObservedCommonMetadataDigest = metaDigest
+			}
 			if failure != nil {
 				if d, ok := retryOnFailure(obj); ok {
 					// Retried as the strategy says, with no remediation.

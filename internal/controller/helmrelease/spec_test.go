@@ -178,3 +178,29 @@ func TestPendingReleaseIsUnlocked(t *testing.T) {
 		t.Errorf("newest version %d, want 2", v)
 	}
 }
+
+// spec.commonMetadata labels and annotates every object of the release;
+// changing it upgrades the release.
+func TestCommonMetadata(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t)
+	chartServer(t, ns, appChart("1.0.0"))
+	key := newRelease(t, ns, "web", "app", "1.0.0", func(o *helmv2.HelmRelease) {
+		o.Spec.CommonMetadata = &meta.CommonMetadata{Labels: map[string]string{"team": "a"}, Annotations: map[string]string{"owner": "ops"}}
+	})
+	readyWith(t, key, "1.0.0")
+	cm := configMap(t, ns, "web")
+	if cm.Labels["team"] != "a" || cm.Annotations["owner"] != "ops" {
+		t.Errorf("labels %v annotations %v", cm.Labels, cm.Annotations)
+	}
+	update(t, key, func(o *helmv2.HelmRelease) { o.Spec.CommonMetadata.Labels["team"] = "b" })
+	obj := waitFor(t, key, func(o *helmv2.HelmRelease) bool {
+		return runtime.IsReady(o) && o.Status.ObservedGeneration == o.Generation && o.Status.History.Latest().Version == 2
+	})
+	if obj.Status.ObservedCommonMetadataDigest == "" {
+		t.Error("status.observedCommonMetadataDigest not set")
+	}
+	if cm := configMap(t, ns, "web"); cm.Labels["team"] != "b" {
+		t.Errorf("labels after the change: %v", cm.Labels)
+	}
+}

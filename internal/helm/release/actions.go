@@ -10,6 +10,7 @@ import (
 	"helm.sh/helm/v4/pkg/action"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/kube"
+	"helm.sh/helm/v4/pkg/postrenderer"
 	ri "helm.sh/helm/v4/pkg/release"
 	"helm.sh/helm/v4/pkg/release/common"
 	rel "helm.sh/helm/v4/pkg/release/v1"
@@ -27,6 +28,9 @@ type Runner struct {
 	// HooksOnly makes install and upgrade wait for their hooks only: the
 	// caller waits for the objects of the release itself.
 	HooksOnly bool
+	// PostRenderer, when set, changes the rendered manifests of installs
+	// and upgrades.
+	PostRenderer postrenderer.PostRenderer
 }
 
 // NewRunner returns a runner for release name, installed in the getter's
@@ -111,6 +115,9 @@ func (r *Runner) Install(ctx context.Context, hr *helmv2.HelmRelease, ch *chart.
 	if spec.ServerSideApply != nil {
 		a.ServerSideApply = *spec.ServerSideApply
 	}
+	if r.PostRenderer != nil {
+		a.PostRenderer = r.PostRenderer
+	}
 	a.Description = "installed by gotk"
 	v, err := a.RunWithContext(ctx, ch, values)
 	out, _ := toV1(v)
@@ -142,6 +149,9 @@ func (r *Runner) Upgrade(ctx context.Context, hr *helmv2.HelmRelease, ch *chart.
 		a.ServerSideApply = "false"
 	default:
 		a.ServerSideApply = "auto"
+	}
+	if r.PostRenderer != nil {
+		a.PostRenderer = r.PostRenderer
 	}
 	a.Description = "upgraded by gotk"
 	v, err := a.RunWithContext(ctx, r.name, ch, values)
