@@ -70,6 +70,14 @@ type KubeConfigReference struct {
 // DependencyReference names an object that must be ready before the
 // referrer reconciles.
 type DependencyReference struct {
+	// Kind of the dependency: Kustomization or HelmRelease. Defaults to
+	// the referrer's own kind, so that a Kustomization may wait for a
+	// HelmRelease and a HelmRelease for a Kustomization. A gotk extension:
+	// Flux depends on objects of the same kind only.
+	// +kubebuilder:validation:Enum=Kustomization;HelmRelease
+	// +optional
+	Kind string `json:"kind,omitempty"`
+
 	// Name of the dependency.
 	// +required
 	Name string `json:"name"`

@@ -16,6 +16,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/gotk-dev/gotk/internal/controller"
+	"github.com/gotk-dev/gotk/internal/controller/helmrelease"
 	"github.com/gotk-dev/gotk/internal/controller/kustomization"
 	"github.com/gotk-dev/gotk/internal/controller/notification"
 	"github.com/gotk-dev/gotk/internal/controller/receiver"
@@ -41,6 +42,7 @@ func main() {
 	controller.Register("kustomize", kustomization.Setup)
 	controller.Register("notification", receiverConfig.Setup)
 	controller.Register("notification", notificationConfig.Setup)
+	controller.Register("helm", helmrelease.Setup)
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "gotk-controller:", err)
 		os.Exit(1)

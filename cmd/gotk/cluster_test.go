@@ -29,7 +29,9 @@ import (
 	"github.com/gotk-dev/gotk/internal/controller/bucket"
 	"github.com/gotk-dev/gotk/internal/controller/gitrepository"
 	"github.com/gotk-dev/gotk/internal/controller/helmchart"
+	"github.com/gotk-dev/gotk/internal/controller/helmrelease"
 	"github.com/gotk-dev/gotk/internal/controller/helmrepository"
+	"github.com/gotk-dev/gotk/internal/controller/kustomization"
 	"github.com/gotk-dev/gotk/internal/controller/ocirepository"
 	"github.com/gotk-dev/gotk/internal/controller/provider"
 	"github.com/gotk-dev/gotk/internal/controller/receiver"
@@ -154,6 +156,19 @@ func startObjects() error {
 	}
 	alerts := &alert.Reconciler{Client: mgr.GetClient(), Metrics: runtime.DefaultMetrics}
 	if err := alerts.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	releases := &helmrelease.Reconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Clients: &kustomization.ClientFactory{Config: mgr.GetConfig(), Scheme: mgr.GetScheme(),
+			Mapper: mgr.GetRESTMapper(), Reader: mgr.GetAPIReader()},
+		Fetcher:  &artifact.Fetcher{},
+		Recorder: runtime.NewRecorder(mgr.GetEventRecorderFor("helm-controller"), e.Scheme, runtime.RecorderOptions{}),
+		Metrics:  runtime.DefaultMetrics,
+		Options:  opts,
+	}
+	if err := releases.SetupWithManager(mgr); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())

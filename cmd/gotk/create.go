@@ -104,7 +104,7 @@ namespace, else to gotk-system: a source and a Kustomization created without
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	secret.AddCommand(newCreateSecretGitCmd(c), newCreateSecretHelmCmd(c), newCreateSecretReceiverCmd(c))
-	cmd.AddCommand(source, newCreateKustomizationCmd(c), secret, newCreateReceiverCmd(c))
+	cmd.AddCommand(source, newCreateKustomizationCmd(c), newCreateHelmReleaseCmd(c), secret, newCreateReceiverCmd(c))
 	cmd.AddCommand(newCreateAlertProviderCmd(c), newCreateAlertCmd(c))
 	return cmd
 }

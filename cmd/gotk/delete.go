@@ -99,6 +99,13 @@ by it: delete the artifact from the generator's spec instead.`,
 		Short:   "Delete a Provider",
 		Example: `  gotk delete alert-provider slack`,
 	}))
+	cmd.AddCommand(deleteKindCmd(c, &silent, helmReleaseKind, &cobra.Command{
+		Use:     "helmrelease NAME",
+		Aliases: []string{"hr"},
+		Short:   "Delete a HelmRelease, which uninstalls its Helm release",
+		Example: `  # Asks first; the controller uninstalls the release (unless the HelmRelease is suspended)
+  gotk delete helmrelease podinfo`,
+	}))
 	return cmd
 }
 

@@ -110,6 +110,16 @@ export the generator (gotk export artifact generator) to recreate them.`,
 		Example: `  # One
   gotk export alert-provider slack`,
 	}))
+	cmd.AddCommand(exportKindCmd(c, &all, helmReleaseKind, &cobra.Command{
+		Use:     "helmrelease [NAME]",
+		Aliases: []string{"hr", "helmreleases"},
+		Short:   "Export HelmReleases",
+		Example: `  # One
+  gotk export helmrelease podinfo
+
+  # All of the namespace
+  gotk export hr --all`,
+	}))
 	return cmd
 }
 

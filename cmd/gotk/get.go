@@ -143,6 +143,16 @@ condition has the given status, such as ready=false.`,
 		Example: `  # The Providers of every namespace that cannot deliver
   gotk get alert-providers -A --status-selector ready=false`,
 	}))
+	cmd.AddCommand(newGetKindCmd(c, f, helmReleaseKind, &cobra.Command{
+		Use:     "helmreleases [NAME]",
+		Aliases: []string{"helmrelease", "hr"},
+		Short:   "List HelmReleases",
+		Example: `  # The HelmReleases of the current namespace, with the chart version last attempted
+  gotk get helmreleases
+
+  # In every namespace
+  gotk get hr -A`,
+	}))
 	return cmd
 }
 

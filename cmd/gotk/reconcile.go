@@ -84,7 +84,7 @@ failure, and exits non-zero on failure.`,
   gotk reconcile ks podinfo --with-source`,
 	})
 	ks.Flags().BoolVar(&withSource, "with-source", false, "Reconcile the Kustomization's source first.")
-	cmd.AddCommand(source, ks)
+	cmd.AddCommand(source, ks, newReconcileHelmReleaseCmd(c, &timeout))
 	source.AddCommand(&cobra.Command{
 		Use:   "external NAME",
 		Short: "Generate an ExternalArtifact now, through its producer",

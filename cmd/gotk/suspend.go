@@ -148,6 +148,16 @@ source.extensions.fluxcd.io/reconcile: Disable suspends one, and Enable resumes 
 		Example: fmt.Sprintf(`  # Stop or start every delivery to a Provider
   gotk %[1]s alert-provider slack`, verb),
 	}))
+	parent.AddCommand(toggleKindCmd(c, f, helmReleaseKind, resume, &cobra.Command{
+		Use:     "helmrelease [NAME...]",
+		Aliases: []string{"hr"},
+		Short:   strings.ToUpper(verb[:1]) + verb[1:] + " HelmReleases",
+		Example: fmt.Sprintf(`  # One
+  gotk %[1]s helmrelease podinfo
+
+  # All of the namespace
+  gotk %[1]s hr --all -n apps`, verb),
+	}))
 }
 
 func toggleKindCmd(c *cli, f *toggleFlags, k gotkKind, resume bool, cmd *cobra.Command) *cobra.Command {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -68,31 +69,13 @@ type sharedClient struct {
 // Kustomization, as when a cluster and its Kustomization are created
 // together.
 func (f *ClientFactory) For(ctx context.Context, obj *kustomizev1.Kustomization) (client.Client, string, error) {
-	sa := obj.Spec.ServiceAccountName
-	if sa == "" {
-		sa = f.DefaultServiceAccount
+	cfg, target, err := f.RESTConfig(ctx, obj.Namespace, obj.Spec.ServiceAccountName, obj.Spec.KubeConfig, obj.GetRetryInterval())
+	if err != nil {
+		return nil, "", err
 	}
-	cfg := rest.CopyConfig(f.Config)
 	mapper := f.Mapper
-	target := "local"
-	if kc := obj.Spec.KubeConfig; kc != nil {
-		if kc.SecretRef == nil {
-			return nil, "", runtime.Stallingf(meta.InvalidSpecReason, "spec.kubeConfig: only secretRef is supported")
-		}
-		data, err := f.kubeconfig(ctx, obj, kc.SecretRef)
-		if err != nil {
-			return nil, "", err
-		}
-		if cfg, err = f.restConfig(obj, kc.SecretRef, data); err != nil {
-			return nil, "", err
-		}
-		sum := sha256.Sum256(data)
-		target = "kubeconfig:" + hex.EncodeToString(sum[:8])
+	if obj.Spec.KubeConfig != nil {
 		mapper = nil
-	}
-	if sa != "" {
-		cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + obj.Namespace + ":" + sa}
-		target += "/sa:" + obj.Namespace + ":" + sa
 	}
 	key := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}
 	if c := f.use(key, target, nil); c != nil {
@@ -112,6 +95,41 @@ func (f *ClientFactory) For(ctx context.Context, obj *kustomizev1.Kustomization)
 		return nil, "", err
 	}
 	return f.use(key, target, &sharedClient{client: c, http: httpClient}), target, nil
+}
+
+// RESTConfig returns the connection for an object in namespace that names
+// serviceAccount (or none: --default-service-account then applies) and
+// kubeConfig, and a string naming its target (cluster and identity). The
+// HelmRelease reconciler uses it too, so that both kinds follow the same
+// rules: impersonation, and kubeconfigs that may not run programs or read
+// the controller's files. Problems with the kubeconfig Secret are retried
+// after retry.
+func (f *ClientFactory) RESTConfig(ctx context.Context, namespace, serviceAccount string, kc *meta.KubeConfigReference, retry time.Duration) (*rest.Config, string, error) {
+	sa := serviceAccount
+	if sa == "" {
+		sa = f.DefaultServiceAccount
+	}
+	cfg := rest.CopyConfig(f.Config)
+	target := "local"
+	if kc != nil {
+		if kc.SecretRef == nil {
+			return nil, "", runtime.Stallingf(meta.InvalidSpecReason, "spec.kubeConfig: only secretRef is supported")
+		}
+		data, err := f.kubeconfig(ctx, namespace, kc.SecretRef, retry)
+		if err != nil {
+			return nil, "", err
+		}
+		if cfg, err = f.restConfig(namespace, kc.SecretRef, data); err != nil {
+			return nil, "", err
+		}
+		sum := sha256.Sum256(data)
+		target = "kubeconfig:" + hex.EncodeToString(sum[:8])
+	}
+	if sa != "" {
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + namespace + ":" + sa}
+		target += "/sa:" + namespace + ":" + sa
+	}
+	return cfg, target, nil
 }
 
 // use records that the Kustomization key uses target, releasing the
@@ -178,31 +196,30 @@ func (f *ClientFactory) held() int {
 // restConfig turns the kubeconfig of the Secret ref into a connection,
 // refusing what would give its writer the controller's powers or skip
 // TLS verification without --insecure-kubeconfig-tls.
-func (f *ClientFactory) restConfig(obj *kustomizev1.Kustomization, ref *meta.SecretKeyReference, data []byte) (*rest.Config, error) {
+func (f *ClientFactory) restConfig(namespace string, ref *meta.SecretKeyReference, data []byte) (*rest.Config, error) {
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
 	if err != nil {
 		return nil, runtime.Failed(meta.ReconciliationFailedReason,
-			fmt.Errorf("spec.kubeConfig: Secret '%s/%s' holds no valid kubeconfig: %w", obj.Namespace, ref.Name, err))
+			fmt.Errorf("spec.kubeConfig: Secret '%s/%s' holds no valid kubeconfig: %w", namespace, ref.Name, err))
 	}
 	if err := selfContained(cfg); err != nil {
 		return nil, runtime.Failed(meta.ReconciliationFailedReason,
-			fmt.Errorf("spec.kubeConfig: Secret '%s/%s': %w", obj.Namespace, ref.Name, err))
+			fmt.Errorf("spec.kubeConfig: Secret '%s/%s': %w", namespace, ref.Name, err))
 	}
 	if cfg.Insecure && !f.InsecureKubeconfigTLS {
 		return nil, runtime.Failed(meta.ReconciliationFailedReason,
-			fmt.Errorf("spec.kubeConfig: Secret '%s/%s': the kubeconfig skips TLS verification (insecure-skip-tls-verify), which the controller refuses unless started with --insecure-kubeconfig-tls", obj.Namespace, ref.Name))
+			fmt.Errorf("spec.kubeConfig: Secret '%s/%s': the kubeconfig skips TLS verification (insecure-skip-tls-verify), which the controller refuses unless started with --insecure-kubeconfig-tls", namespace, ref.Name))
 	}
 	return cfg, nil
 }
 
 // kubeconfig reads the kubeconfig from the Secret: the named key, or
 // "value", or "value.yaml".
-func (f *ClientFactory) kubeconfig(ctx context.Context, obj *kustomizev1.Kustomization, ref *meta.SecretKeyReference) ([]byte, error) {
-	namespace := obj.Namespace
+func (f *ClientFactory) kubeconfig(ctx context.Context, namespace string, ref *meta.SecretKeyReference, retry time.Duration) ([]byte, error) {
 	secret := &corev1.Secret{}
 	if err := f.Reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, secret); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, runtime.Waiting(meta.ReconciliationFailedReason, obj.GetRetryInterval(),
+			return nil, runtime.Waiting(meta.ReconciliationFailedReason, retry,
 				fmt.Errorf("spec.kubeConfig: Secret '%s/%s' not found", namespace, ref.Name))
 		}
 		return nil, err

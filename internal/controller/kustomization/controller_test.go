@@ -4,11 +4,14 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
 	"github.com/gotk-dev/gotk/internal/runtime"
@@ -120,4 +123,40 @@ func TestDependsOn(t *testing.T) {
 	}
 	newKustomization(t, ns, "first", "./first", nil)
 	appliedAt(t, second, r.head())
+}
+
+// A Kustomization waits for a HelmRelease it depends on (kind:
+// HelmRelease) until that is Ready for its generation. The HelmRelease's
+// status is written here as the helm controller would, since none runs in
+// this test.
+func TestDependsOnHelmRelease(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t)
+	r := newRepo(t, ns, map[string]string{"app/a.yaml": configMap(ns, "app", "x")})
+	key := newKustomization(t, ns, "app", "./app", func(k *kustomizev1.Kustomization) {
+		k.Spec.DependsOn = []meta.DependencyReference{{Kind: helmv2.HelmReleaseKind, Name: "db"}}
+	})
+	ks := failedWith(t, key, meta.DependencyNotReadyReason)
+	wantContains(t, "Ready message", runtime.Message(ks, meta.ReadyCondition), "dependency HelmRelease '"+ns+"/db' not found")
+
+	hr := &helmv2.HelmRelease{
+		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns},
+		Spec: helmv2.HelmReleaseSpec{Interval: metav1.Duration{Duration: time.Hour},
+			ChartRef: &helmv2.CrossNamespaceSourceReference{Kind: "HelmChart", Name: "db"}},
+	}
+	create(t, hr)
+	eventually(t, "Kustomization waits for the HelmRelease to be ready", func() bool {
+		k := &kustomizev1.Kustomization{}
+		return env.Client.Get(context.Background(), key, k) == nil &&
+			strings.Contains(runtime.Message(k, meta.ReadyCondition), "dependency HelmRelease '"+ns+"/db' is not ready")
+	})
+	if _, err := getCM(t, ns, "app"); !apierrors.IsNotFound(err) {
+		t.Fatalf("applied before the HelmRelease was ready: %v", err)
+	}
+	runtime.MarkReady(hr, "InstallSucceeded", "Helm install succeeded")
+	hr.Status.ObservedGeneration = hr.Generation
+	if err := env.Client.Status().Update(context.Background(), hr); err != nil {
+		t.Fatal(err)
+	}
+	appliedAt(t, key, r.head())
 }

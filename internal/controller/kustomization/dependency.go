@@ -9,6 +9,7 @@ import (
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
 	"github.com/gotk-dev/gotk/internal/runtime"
@@ -27,6 +28,12 @@ func (r *Reconciler) reconcileDependencies(ctx context.Context, s *scope) error 
 		if r.Options.NoCrossNamespaceRefs && ns != obj.Namespace {
 			return runtime.Stallingf(meta.AccessDeniedReason,
 				"spec.dependsOn[%d]: '%s/%s' is in another namespace, which --no-cross-namespace-refs forbids", i, ns, d.Name)
+		}
+		if d.Kind == helmv2.HelmReleaseKind {
+			if err := r.helmReleaseReady(ctx, obj, i, ns, d); err != nil {
+				return err
+			}
+			continue
 		}
 		dep := &kustomizev1.Kustomization{}
 		if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: d.Name}, dep); err != nil {
@@ -51,6 +58,31 @@ func (r *Reconciler) reconcileDependencies(ctx context.Context, s *scope) error 
 					fmt.Errorf("dependency '%s/%s' has not applied revision %s of the source they share yet", ns, d.Name, rev))
 			}
 		}
+	}
+	return nil
+}
+
+// helmReleaseReady waits for a HelmRelease of dependsOn: Ready for its
+// generation, or its readyExpr true.
+func (r *Reconciler) helmReleaseReady(ctx context.Context, obj *kustomizev1.Kustomization, i int, ns string, d meta.DependencyReference) error {
+	dep := &helmv2.HelmRelease{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: d.Name}, dep); err != nil {
+		if apierrors.IsNotFound(err) {
+			return runtime.Waiting(meta.DependencyNotReadyReason, r.Options.RequeueDependency,
+				fmt.Errorf("dependency HelmRelease '%s/%s' not found", ns, d.Name))
+		}
+		return err
+	}
+	ready := runtime.IsReady(dep) && dep.Status.ObservedGeneration == dep.Generation
+	if d.ReadyExpr != "" {
+		var err error
+		if ready, err = EvalReadyExpr(obj, dep, d.ReadyExpr); err != nil {
+			return runtime.Stallingf(meta.InvalidSpecReason, "spec.dependsOn[%d].readyExpr: %s", i, err)
+		}
+	}
+	if !ready {
+		return runtime.Waiting(meta.DependencyNotReadyReason, r.Options.RequeueDependency,
+			fmt.Errorf("dependency HelmRelease '%s/%s' is not ready", ns, d.Name))
 	}
 	return nil
 }
@@ -85,6 +117,14 @@ func dependencyReady(self, dep *kustomizev1.Kustomization, expr string) (bool, e
 	if expr == "" {
 		return runtime.IsReady(dep) && dep.Status.ObservedGeneration == dep.Generation, nil
 	}
+	return EvalReadyExpr(self, dep, expr)
+}
+
+// EvalReadyExpr evaluates a dependsOn readyExpr, a CEL expression over
+// self (the dependent) and dep (the dependency), whatever their kinds: a
+// Kustomization or a HelmRelease. A field that does not exist yet makes
+// it false, not an error.
+func EvalReadyExpr(self, dep kruntime.Object, expr string) (bool, error) {
 	env, err := cel.NewEnv(cel.Variable("self", cel.DynType), cel.Variable("dep", cel.DynType))
 	if err != nil {
 		return false, err

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
+	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
@@ -91,6 +92,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&kustomizev1.Kustomization{}, builder.WithPredicates(pred)).
 		Watches(&kustomizev1.Kustomization{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
 			builder.WithPredicates(readyChanged{})).
+		// A HelmRelease that a Kustomization depends on became Ready.
+		Watches(&helmv2.HelmRelease{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
+			builder.WithPredicates(becameReady{})).
 		// The objects a Kustomization waits for: one of them changed.
 		WatchesRawSource(source.Channel(r.Health.Events(), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.Concurrent})
@@ -266,6 +270,20 @@ func (readyChanged) Update(e event.UpdateEvent) bool {
 		return false
 	}
 	return !runtime.IsReady(o) || o.Status.LastAppliedRevision != n.Status.LastAppliedRevision
+}
+
+// becameReady passes an object of another kind (a HelmRelease) that
+// became Ready: what the Kustomizations that depend on it wait for.
+type becameReady struct{ predicate.Funcs }
+
+func (becameReady) Create(event.CreateEvent) bool   { return false }
+func (becameReady) Delete(event.DeleteEvent) bool   { return false }
+func (becameReady) Generic(event.GenericEvent) bool { return false }
+
+func (becameReady) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(runtime.Object)
+	n, ok2 := e.ObjectNew.(runtime.Object)
+	return ok1 && ok2 && runtime.IsReady(n) && !runtime.IsReady(o)
 }
 
 // reconcileDelete applies spec.deletionPolicy to the inventory, then

@@ -99,6 +99,10 @@ type Chart struct {
 	Values string
 	// Files are extra files at the chart root, such as values files.
 	Files map[string]string
+	// Templates are extra templates, by path under the chart root
+	// ("templates/service.yaml"), next to the ConfigMap every test chart
+	// has.
+	Templates map[string]string
 }
 
 // Package builds c with the Helm SDK into dir and returns the archive's
@@ -114,6 +118,9 @@ func Package(t testing.TB, c Chart, dir string) string {
 	}
 	if c.Values != "" {
 		ch.Raw = append(ch.Raw, &common.File{Name: chartutil.ValuesfileName, Data: []byte(c.Values)})
+	}
+	for name, data := range c.Templates {
+		ch.Templates = append(ch.Templates, &common.File{Name: name, Data: []byte(data)})
 	}
 	for name, data := range c.Files {
 		ch.Files = append(ch.Files, &common.File{Name: name, Data: []byte(data)})

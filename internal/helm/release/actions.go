@@ -1,0 +1,243 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"helm.sh/helm/v4/pkg/action"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/kube"
+	"helm.sh/helm/v4/pkg/postrenderer"
+	ri "helm.sh/helm/v4/pkg/release"
+	"helm.sh/helm/v4/pkg/release/common"
+	rel "helm.sh/helm/v4/pkg/release/v1"
+	"helm.sh/helm/v4/pkg/storage/driver"
+
+	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
+)
+
+// Runner runs the Helm actions of one HelmRelease's release, all through
+// one Getter: one identity, one cluster.
+type Runner struct {
+	cfg       *action.Configuration
+	name      string
+	namespace string
+	// HooksOnly makes install and upgrade wait for their hooks only: the
+	// caller waits for the objects of the release itself.
+	HooksOnly bool
+	// PostRenderer, when set, changes the rendered manifests of installs
+	// and upgrades.
+	PostRenderer postrenderer.PostRenderer
+}
+
+// NewRunner returns a runner for release name, installed in the getter's
+// namespace and stored in storageNamespace.
+func NewRunner(g *Getter, storageNamespace, name string, log *slog.Logger) (*Runner, error) {
+	cfg, err := newConfiguration(g, storageNamespace, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Runner{cfg: cfg, name: name, namespace: g.namespace}, nil
+}
+
+// Last returns the newest version of the release in storage, or nil when
+// there is none.
+func (r *Runner) Last() (*rel.Release, error) {
+	v, err := r.cfg.Releases.Last(r.name)
+	if err != nil {
+		if errors.Is(err, driver.ErrReleaseNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return toV1(v)
+}
+
+// History returns every version of the release in storage.
+func (r *Runner) History() ([]*rel.Release, error) {
+	list, err := r.cfg.Releases.History(r.name)
+	if err != nil {
+		if errors.Is(err, driver.ErrReleaseNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	out := make([]*rel.Release, 0, len(list))
+	for _, v := range list {
+		if r, err := toV1(v); err == nil && r != nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func toV1(v ri.Releaser) (*rel.Release, error) {
+	switch r := v.(type) {
+	case *rel.Release:
+		return r, nil
+	case rel.Release:
+		return &r, nil
+	case nil:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("unsupported release type %T", v)
+}
+
+// waitStrategy is Helm's: watch the objects until ready, or only the
+// hooks when the wait is disabled.
+func waitStrategy(disable bool) kube.WaitStrategy {
+	if disable {
+		return kube.HookOnlyStrategy
+	}
+	return kube.StatusWatcherStrategy
+}
+
+// Install installs ch with values as a new release; replace reuses the
+// name of a release that was uninstalled with its history kept.
+func (r *Runner) Install(ctx context.Context, hr *helmv2.HelmRelease, ch *chart.Chart, values map[string]any, replace bool) (*rel.Release, error) {
+	spec := hr.GetInstall()
+	a := action.NewInstall(r.cfg)
+	a.ReleaseName = r.name
+	a.Namespace = r.namespace
+	a.Timeout = spec.GetTimeout(hr.GetTimeout()).Duration
+	a.WaitStrategy = waitStrategy(spec.DisableWait || r.HooksOnly)
+	a.WaitForJobs = !spec.DisableWaitForJobs
+	a.DisableHooks = spec.DisableHooks
+	a.DisableOpenAPIValidation = spec.DisableOpenAPIValidation
+	a.SkipSchemaValidation = spec.DisableSchemaValidation
+	a.Replace = spec.Replace || replace
+	a.CreateNamespace = spec.CreateNamespace
+	a.SkipCRDs = spec.SkipCRDs || spec.CRDs == helmv2.Skip
+	a.TakeOwnership = !spec.DisableTakeOwnership
+	if spec.ServerSideApply != nil {
+		a.ServerSideApply = *spec.ServerSideApply
+	}
+	if r.PostRenderer != nil {
+		a.PostRenderer = r.PostRenderer
+	}
+	a.Description = "installed by gotk"
+	v, err := a.RunWithContext(ctx, ch, values)
+	out, _ := toV1(v)
+	return out, err
+}
+
+// Upgrade upgrades the release to ch with values.
+func (r *Runner) Upgrade(ctx context.Context, hr *helmv2.HelmRelease, ch *chart.Chart, values map[string]any) (*rel.Release, error) {
+	spec := hr.GetUpgrade()
+	a := action.NewUpgrade(r.cfg)
+	a.Namespace = r.namespace
+	a.Timeout = spec.GetTimeout(hr.GetTimeout()).Duration
+	a.WaitStrategy = waitStrategy(spec.DisableWait || r.HooksOnly)
+	a.WaitForJobs = !spec.DisableWaitForJobs
+	a.DisableHooks = spec.DisableHooks
+	a.DisableOpenAPIValidation = spec.DisableOpenAPIValidation
+	a.SkipSchemaValidation = spec.DisableSchemaValidation
+	a.ForceReplace = spec.Force
+	a.ReuseValues = spec.PreserveValues
+	a.ResetValues = !spec.PreserveValues
+	a.CleanupOnFail = spec.CleanupOnFail
+	a.SkipCRDs = spec.CRDs == "" || spec.CRDs == helmv2.Skip
+	a.TakeOwnership = !spec.DisableTakeOwnership
+	a.MaxHistory = hr.GetMaxHistory()
+	switch spec.GetServerSideApply() {
+	case helmv2.ServerSideApplyEnabled:
+		a.ServerSideApply = "true"
+	case helmv2.ServerSideApplyDisabled:
+		a.ServerSideApply = "false"
+	default:
+		a.ServerSideApply = "auto"
+	}
+	if r.PostRenderer != nil {
+		a.PostRenderer = r.PostRenderer
+	}
+	a.Description = "upgraded by gotk"
+	v, err := a.RunWithContext(ctx, r.name, ch, values)
+	out, _ := toV1(v)
+	return out, err
+}
+
+// Rollback rolls the release back to version (0: the previous one).
+func (r *Runner) Rollback(hr *helmv2.HelmRelease, version int) error {
+	spec := hr.GetRollback()
+	a := action.NewRollback(r.cfg)
+	a.Version = version
+	a.Timeout = spec.GetTimeout(hr.GetTimeout()).Duration
+	a.WaitStrategy = waitStrategy(spec.DisableWait)
+	a.WaitForJobs = !spec.DisableWaitForJobs
+	a.DisableHooks = spec.DisableHooks
+	a.ForceReplace = spec.Force
+	a.CleanupOnFail = spec.CleanupOnFail
+	a.MaxHistory = hr.GetMaxHistory()
+	switch spec.ServerSideApply {
+	case helmv2.ServerSideApplyEnabled:
+		a.ServerSideApply = "true"
+	case helmv2.ServerSideApplyDisabled:
+		a.ServerSideApply = "false"
+	default:
+		a.ServerSideApply = "auto"
+	}
+	a.Description = "rolled back by gotk"
+	return a.Run(r.name)
+}
+
+// Uninstall removes the release and its objects; with keepHistory from
+// the spec the storage keeps it as uninstalled.
+func (r *Runner) Uninstall(hr *helmv2.HelmRelease) error {
+	spec := hr.GetUninstall()
+	a := action.NewUninstall(r.cfg)
+	a.Timeout = spec.GetTimeout(hr.GetTimeout()).Duration
+	a.WaitStrategy = waitStrategy(spec.DisableWait)
+	a.DisableHooks = spec.DisableHooks
+	a.KeepHistory = spec.KeepHistory
+	a.DeletionPropagation = spec.GetDeletionPropagation()
+	a.IgnoreNotFound = true
+	a.Description = "uninstalled by gotk"
+	_, err := a.Run(r.name)
+	return err
+}
+
+// Test runs the release's test hooks, as filtered by spec.test.filters,
+// and returns the release with their outcome.
+func (r *Runner) Test(hr *helmv2.HelmRelease) (*rel.Release, error) {
+	spec := hr.GetTest()
+	a := action.NewReleaseTesting(r.cfg)
+	a.Namespace = r.namespace
+	a.Timeout = spec.GetTimeout(hr.GetTimeout()).Duration
+	a.Filters = map[string][]string{}
+	for _, f := range spec.GetFilters() {
+		key := action.IncludeNameFilter
+		if f.Exclude {
+			key = action.ExcludeNameFilter
+		}
+		a.Filters[key] = append(a.Filters[key], f.Name)
+	}
+	v, shutdown, err := a.Run(r.name)
+	if shutdown != nil {
+		_ = shutdown()
+	}
+	out, _ := toV1(v)
+	return out, err
+}
+
+// Unlock marks a release left pending (install, upgrade or rollback in
+// progress when a controller stopped) as failed, so that Helm accepts the
+// next action instead of answering "another operation is in progress".
+func (r *Runner) Unlock(last *rel.Release) error {
+	if last == nil || !last.Info.Status.IsPending() {
+		return nil
+	}
+	was := last.Info.Status
+	last.SetStatus(common.StatusFailed, fmt.Sprintf("release unlocked by gotk from stale state %q", was))
+	last.Info.LastDeployed = time.Now()
+	return r.cfg.Releases.Update(last)
+}
+
+// MarkFailed records that the release failed for a reason Helm did not
+// see, such as a health wait that ran out.
+func (r *Runner) MarkFailed(last *rel.Release, reason string) error {
+	last.SetStatus(common.StatusFailed, reason)
+	return r.cfg.Releases.Update(last)
+}

@@ -1,0 +1,82 @@
+// Package release runs Helm actions for a HelmRelease with the Helm SDK
+// (install, upgrade, test, rollback, uninstall, unlock) and decides, as a
+// pure function of the release in storage and the desired state, which
+// action comes next.
+package release
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/kube"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// Getter is the RESTClientGetter that every Helm action of one
+// HelmRelease goes through: its rest.Config carries the impersonation of
+// the service account (or the remote cluster's credentials), and its
+// namespace is the release's target namespace.
+type Getter struct {
+	config    *rest.Config
+	namespace string
+	discovery discovery.CachedDiscoveryInterface
+	mapper    apimeta.RESTMapper
+}
+
+// NewGetter returns a getter for cfg in namespace. Discovery is cached in
+// memory for the getter's life: one reconcile.
+func NewGetter(cfg *rest.Config, namespace string) (*Getter, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("discovery client: %w", err)
+	}
+	cached := memory.NewMemCacheClient(dc)
+	return &Getter{
+		config:    cfg,
+		namespace: namespace,
+		discovery: cached,
+		mapper:    restmapper.NewDeferredDiscoveryRESTMapper(cached),
+	}, nil
+}
+
+// ToRESTConfig returns a copy of the connection.
+func (g *Getter) ToRESTConfig() (*rest.Config, error) { return rest.CopyConfig(g.config), nil }
+
+// ToDiscoveryClient returns the cached discovery client.
+func (g *Getter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
+	return g.discovery, nil
+}
+
+// ToRESTMapper returns the mapper over the cached discovery.
+func (g *Getter) ToRESTMapper() (apimeta.RESTMapper, error) { return g.mapper, nil }
+
+// ToRawKubeConfigLoader returns a loader that knows nothing but the
+// namespace: Helm asks it for the default namespace of the objects of the
+// release, and must never read a kubeconfig file from the controller's
+// disk.
+func (g *Getter) ToRawKubeConfigLoader() clientcmd.ClientConfig {
+	return clientcmd.NewDefaultClientConfig(*clientcmdapi.NewConfig(),
+		&clientcmd.ConfigOverrides{Context: clientcmdapi.Context{Namespace: g.namespace}})
+}
+
+// newConfiguration returns the Helm action configuration for getter, with
+// release storage as Secrets in storageNamespace.
+func newConfiguration(g *Getter, storageNamespace string, log *slog.Logger) (*action.Configuration, error) {
+	cfg := action.NewConfiguration(action.ConfigurationSetLogger(log.Handler()))
+	if err := cfg.Init(g, storageNamespace, "secret"); err != nil {
+		return nil, fmt.Errorf("helm configuration: %w", err)
+	}
+	if kc, ok := cfg.KubeClient.(*kube.Client); ok {
+		kc.Namespace = g.namespace
+	}
+	cfg.SetHookOutputFunc(func(_, _, _ string) io.Writer { return io.Discard })
+	return cfg, nil
+}
