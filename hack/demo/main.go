@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -64,6 +65,8 @@ type demo struct {
 	controller    *exec.Cmd
 	kubeconfig    string
 	work          *gitserver.WorkTree
+	// alerts receives what the demo's webhook sink is sent.
+	alerts chan string
 }
 
 func step(format string, args ...any) { fmt.Printf("\n▸ "+format+"\n", args...) }
@@ -91,7 +94,7 @@ func (d *demo) run(ctx context.Context) error {
 	d.kubeconfig = d.cluster.Kubeconfig
 	fmt.Printf("  ready in %s (gotk's CRDs installed)\n", time.Since(start).Round(100*time.Millisecond))
 
-	step("starting the gotk controllers (source, kustomize) as a local process")
+	step("starting the gotk controllers (source, kustomize, notification) as a local process")
 	if err := d.startController(ctx); err != nil {
 		return err
 	}
@@ -122,6 +125,20 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 
+	step("sending the Kustomization's events to a webhook: an Alert and a generic Provider")
+	sink, err := d.startSink()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  a webhook sink listens on %s and prints what it is sent\n", sink)
+	if err := d.gotk(ctx, "create", "alert-provider", "sink", "--type=generic", "--address="+sink); err != nil {
+		return err
+	}
+	if err := d.gotk(ctx, "create", "alert", "demo", "--provider-ref=sink", "--event-source=Kustomization/demo",
+		"--event-severity=info"); err != nil {
+		return err
+	}
+
 	step("committing a change to Git: apps/demo/replicas.yaml, replicas 2 → 3")
 	t0 := time.Now()
 	if err := d.commitReplicas(3); err != nil {
@@ -134,6 +151,9 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	fmt.Printf("\n✔ the cluster followed Git in %s (from the push to 3 available replicas)\n", time.Since(t0).Round(time.Millisecond))
+	if err := d.waitAlert(ctx, "Deployment/web/web configured"); err != nil {
+		return err
+	}
 
 	if d.once {
 		return nil
@@ -154,6 +174,70 @@ Logs of every process are in %s. Press Ctrl-C to stop everything.
 	<-ctx.Done()
 	fmt.Println("\nstopping")
 	return nil
+}
+
+// startSink serves a webhook on loopback that prints each event the
+// Provider posts to it and hands its message to waitAlert. It returns its
+// URL.
+func (d *demo) startSink() (string, error) {
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", port)
+	if err != nil {
+		return "", err
+	}
+	d.alerts = make(chan string, 16)
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct {
+			InvolvedObject struct{ Kind, Namespace, Name string } `json:"involvedObject"`
+			Severity       string                                 `json:"severity"`
+			Reason         string                                 `json:"reason"`
+			Message        string                                 `json:"message"`
+			Metadata       map[string]string                      `json:"metadata"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&ev); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		o := ev.InvolvedObject
+		fmt.Printf("  📨 webhook sink received: %s %s/%s/%s %s, revision %s:\n%s", ev.Severity, o.Kind, o.Namespace, o.Name,
+			ev.Reason, ev.Metadata["revision"], indent(ev.Message, "       "))
+		select {
+		case d.alerts <- ev.Message:
+		default:
+		}
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + port + "/", nil
+}
+
+// waitAlert waits until the sink has been sent a message that contains
+// want.
+func (d *demo) waitAlert(ctx context.Context, want string) error {
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case msg := <-d.alerts:
+			if strings.Contains(msg, want) {
+				fmt.Println("✔ the Alert told the webhook what changed")
+				return nil
+			}
+		case <-timeout:
+			return fmt.Errorf("the webhook sink got no event saying %q within a minute: see %s/gotk-controller.log", want, d.dir)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func indent(s, prefix string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString(prefix + l + "\n")
+	}
+	return b.String()
 }
 
 // prefixed writes each line indented, for the output of sub-steps.
@@ -200,13 +284,22 @@ func (d *demo) startController(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	events, err := freePort()
+	if err != nil {
+		return err
+	}
+	receiver, err := freePort()
+	if err != nil {
+		return err
+	}
 	logPath := filepath.Join(d.dir, "gotk-controller.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return err
 	}
 	cmd := exec.Command(filepath.Join(d.bin, "gotk-controller"),
-		"--kubeconfig="+d.kubeconfig, "--controllers=source,kustomize",
+		"--kubeconfig="+d.kubeconfig, "--controllers=source,kustomize,notification",
+		"--events-listen-addr="+events, "--receiver-addr="+receiver,
 		"--storage-path="+filepath.Join(d.dir, "storage"), "--storage-addr="+storage, "--storage-adv-addr="+storage,
 		"--health-addr="+health, "--metrics-addr=0", "--log-encoding=console", "--concurrent=4")
 	cmd.Env = append(os.Environ(), "RUNTIME_NAMESPACE=gotk-system")
