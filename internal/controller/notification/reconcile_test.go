@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gotk-dev/gotk/api/meta"
@@ -90,11 +91,9 @@ func TestAlertReadiness(t *testing.T) {
 	create(t, p)
 	waitReady(t, a, metav1.ConditionTrue, meta.SucceededReason)
 
-	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), p); err != nil {
-		t.Fatal(err)
-	}
-	p.Spec.Suspend = true
-	if err := env.Client.Update(ctx, p); err != nil {
+	// A merge patch: the Provider's reconciler may write it meanwhile.
+	suspend := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspend":true}}`))
+	if err := env.Client.Patch(ctx, p, suspend); err != nil {
 		t.Fatal(err)
 	}
 	wantIn(t, "suspended provider", waitReady(t, a, metav1.ConditionFalse, meta.DependencyNotReadyReason), "suspended")
