@@ -1,17 +1,12 @@
 package helmchart
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"os"
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/gotk-dev/gotk/internal/artifact"
 	"github.com/gotk-dev/gotk/internal/controller/gitrepository"
@@ -19,6 +14,7 @@ import (
 	"github.com/gotk-dev/gotk/internal/helm"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/testenv"
+	"github.com/gotk-dev/gotk/internal/testenv/sourcemgr"
 )
 
 var (
@@ -41,60 +37,30 @@ func TestMain(m *testing.M) {
 }
 
 func startManager(e *testenv.Env) error {
-	level := zapcore.Level(2)
-	if os.Getenv("GOTK_TEST_LOG") != "" {
-		level = -1
-	}
-	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(level)))
-	dir, err := os.MkdirTemp("", "helmchart-storage-")
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	storage, err = artifact.NewStorage(dir, ln.Addr().String())
-	if err != nil {
-		return err
-	}
-	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{Scheme: e.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
-	if err != nil {
-		return err
-	}
-	if err := mgr.Add(&artifact.Server{Listener: ln, Storage: storage}); err != nil {
-		return err
-	}
-	recorder := runtime.NewRecorder(mgr.GetEventRecorderFor("source-controller"), e.Scheme, runtime.RecorderOptions{})
-	opts := runtime.DefaultOptions()
-	opts.RequeueDependency = time.Second
-	repos := &helmrepository.Reconciler{Client: mgr.GetClient(), Storage: storage, Recorder: recorder, Metrics: runtime.DefaultMetrics}
-	if err := repos.SetupWithManager(mgr, opts); err != nil {
-		return err
-	}
-	git := &gitrepository.Reconciler{Client: mgr.GetClient(), Storage: storage, Recorder: recorder, Metrics: runtime.DefaultMetrics,
-		DependencyRequeue: opts.RequeueDependency}
-	if err := git.SetupWithManager(mgr, opts); err != nil {
-		return err
-	}
-	charts = &Reconciler{
-		Client:            mgr.GetClient(),
-		Storage:           storage,
-		Recorder:          recorder,
-		Metrics:           runtime.DefaultMetrics,
-		DependencyRequeue: opts.RequeueDependency,
-		// Large enough that the parallel tests never evict each
-		// other's indexes.
-		Indexes: helm.NewIndexCache(256),
-	}
-	if err := charts.SetupWithManager(mgr, opts); err != nil {
-		return err
-	}
-	go func() {
-		if err := mgr.Start(context.Background()); err != nil {
-			fmt.Fprintln(os.Stderr, "manager:", err)
-			os.Exit(1)
+	var err error
+	storage, err = sourcemgr.Start(e, "helmchart", func(mgr ctrl.Manager, storage *artifact.Storage, recorder *runtime.Recorder) error {
+		opts := runtime.DefaultOptions()
+		opts.RequeueDependency = time.Second
+		repos := &helmrepository.Reconciler{Client: mgr.GetClient(), Storage: storage, Recorder: recorder, Metrics: runtime.DefaultMetrics}
+		if err := repos.SetupWithManager(mgr, opts); err != nil {
+			return err
 		}
-	}()
-	return nil
+		git := &gitrepository.Reconciler{Client: mgr.GetClient(), Storage: storage, Recorder: recorder, Metrics: runtime.DefaultMetrics,
+			DependencyRequeue: opts.RequeueDependency}
+		if err := git.SetupWithManager(mgr, opts); err != nil {
+			return err
+		}
+		charts = &Reconciler{
+			Client:            mgr.GetClient(),
+			Storage:           storage,
+			Recorder:          recorder,
+			Metrics:           runtime.DefaultMetrics,
+			DependencyRequeue: opts.RequeueDependency,
+			// Large enough that the parallel tests never evict each
+			// other's indexes.
+			Indexes: helm.NewIndexCache(256),
+		}
+		return charts.SetupWithManager(mgr, opts)
+	})
+	return err
 }
