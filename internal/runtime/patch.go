@@ -5,12 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,15 +28,20 @@ type Object interface {
 // Patcher writes what a reconcile changed on an object back to the API
 // server in at most two requests: one merge patch for metadata and spec
 // (finalizers, annotations), one for status. It remembers the object as it
-// was when the reconcile began, so it sends only the difference.
+// was when the reconcile began, as JSON, so it sends only the difference.
+//
+// The snapshot is the object's JSON and the patches are computed from the
+// top-level fields' JSON: a reconcile that changed nothing costs one
+// encoding and a comparison, and one that changed the status decodes only
+// the status to compute its patch.
 type Patcher struct {
 	c      client.Client
-	before map[string]any
+	before []byte
 }
 
 // NewPatcher snapshots obj; call it before changing obj.
 func NewPatcher(obj client.Object, c client.Client) (*Patcher, error) {
-	before, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	before, err := json.Marshal(obj)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %T: %w", obj, err)
 	}
@@ -85,33 +89,24 @@ func (p *Patcher) Patch(ctx context.Context, obj Object, opts ...PatchOption) er
 	for _, opt := range opts {
 		opt(o)
 	}
-	after, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	metaPatch, beforeStatus, desiredStatus, err := p.changes(obj, o)
 	if err != nil {
 		return err
 	}
-	if o.observedGeneration {
-		if err := unstructured.SetNestedField(after, obj.GetGeneration(), "status", "observedGeneration"); err != nil {
-			return err
-		}
+	if metaPatch == nil && bytes.Equal(beforeStatus, desiredStatus) {
+		return nil
 	}
-	desiredStatus, _, _ := unstructured.NestedMap(after, "status")
-	desiredConds := obj.GetConditions()
 
 	// Metadata and spec first: a finalizer must be on the object before a
 	// status that depends on it is written.
-	metaPatch, err := mergePatch(withoutStatus(p.before), withoutStatus(after))
-	if err != nil {
-		return err
-	}
 	if metaPatch != nil {
 		if err := p.c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, metaPatch)); err != nil {
 			return fmt.Errorf("patch %s: %w", client.ObjectKeyFromObject(obj), err)
 		}
 	}
 
-	beforeStatus, _, _ := unstructured.NestedMap(p.before, "status")
 	for attempt := 0; ; attempt++ {
-		statusPatch, err := mergePatch(map[string]any{"status": beforeStatus}, map[string]any{"status": desiredStatus})
+		statusPatch, err := mergePatch(statusDoc(beforeStatus), statusDoc(desiredStatus))
 		if err != nil {
 			return err
 		}
@@ -133,23 +128,111 @@ func (p *Patcher) Patch(ctx context.Context, obj Object, opts ...PatchOption) er
 		if !apierrors.IsConflict(err) || o.owned == nil || attempt >= maxConflictRetries {
 			return fmt.Errorf("patch status of %s: %w", client.ObjectKeyFromObject(obj), err)
 		}
-		if err := p.c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		fresh, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(obj)
+		ours, err := conditionsOf(desiredStatus)
 		if err != nil {
 			return err
 		}
-		beforeStatus, _, _ = unstructured.NestedMap(fresh, "status")
-		merged := mergeOwned(obj.GetConditions(), desiredConds, o.owned)
-		desiredStatus["conditions"], err = toUnstructuredList(merged)
+		if err := p.c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		fresh, err := json.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		beforeStatus = topLevel(fresh)["status"]
+		desiredStatus, err = withConditions(desiredStatus, mergeOwned(obj.GetConditions(), ours, o.owned))
 		if err != nil {
 			return err
 		}
 	}
 
-	p.before, err = kruntime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	p.before, err = json.Marshal(obj)
 	return err
+}
+
+// changes returns what Patch must send for obj: the merge patch of its
+// metadata and spec (nil when they did not change), and the JSON of its
+// status before and now.
+func (p *Patcher) changes(obj Object, o *patchOptions) (metaPatch, beforeStatus, desiredStatus []byte, err error) {
+	if o.observedGeneration {
+		if err := setObservedGeneration(obj); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	after, err := json.Marshal(obj)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if bytes.Equal(p.before, after) {
+		return nil, nil, nil, nil
+	}
+	b, a := topLevel(p.before), topLevel(after)
+	beforeStatus, desiredStatus = b["status"], a["status"]
+	delete(b, "status")
+	delete(a, "status")
+	if !sameFields(b, a) {
+		jb, err := json.Marshal(b)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		ja, err := json.Marshal(a)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if metaPatch, err = mergePatch(jb, ja); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return metaPatch, beforeStatus, desiredStatus, nil
+}
+
+// setObservedGeneration sets obj's status.observedGeneration to its
+// generation. Every gotk kind has the field, in its Status struct.
+func setObservedGeneration(obj Object) error {
+	v := reflect.ValueOf(obj)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() == reflect.Struct {
+		if st := v.FieldByName("Status"); st.IsValid() && st.Kind() == reflect.Struct {
+			if f := st.FieldByName("ObservedGeneration"); f.IsValid() && f.CanSet() && f.Kind() == reflect.Int64 {
+				f.SetInt(obj.GetGeneration())
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%T has no status.observedGeneration", obj)
+}
+
+// topLevel splits an object's JSON into its top-level fields, each still
+// JSON.
+func topLevel(doc []byte) map[string]json.RawMessage {
+	m := map[string]json.RawMessage{}
+	_ = json.Unmarshal(doc, &m) // doc comes from json.Marshal
+	return m
+}
+
+func sameFields(a, b map[string]json.RawMessage) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || !bytes.Equal(v, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// statusDoc is the document {"status": status}, or {} without a status.
+func statusDoc(status json.RawMessage) []byte {
+	if status == nil {
+		return []byte("{}")
+	}
+	out := make([]byte, 0, len(status)+len(`{"status":}`))
+	out = append(out, `{"status":`...)
+	out = append(out, status...)
+	return append(out, '}')
 }
 
 // mergeOwned returns the server's conditions with every owned type replaced
@@ -170,37 +253,37 @@ func mergeOwned(server, ours []metav1.Condition, owned map[string]bool) []metav1
 	return out
 }
 
-func toUnstructuredList(conds []metav1.Condition) ([]any, error) {
+// conditionsOf reads status.conditions from a status's JSON.
+func conditionsOf(status json.RawMessage) ([]metav1.Condition, error) {
+	var s struct {
+		Conditions []metav1.Condition `json:"conditions"`
+	}
+	if status == nil {
+		return nil, nil
+	}
+	return s.Conditions, json.Unmarshal(status, &s)
+}
+
+// withConditions returns a status's JSON with its conditions replaced.
+func withConditions(status json.RawMessage, conds []metav1.Condition) (json.RawMessage, error) {
+	m := map[string]json.RawMessage{}
+	if status != nil {
+		if err := json.Unmarshal(status, &m); err != nil {
+			return nil, err
+		}
+	}
 	data, err := json.Marshal(conds)
 	if err != nil {
 		return nil, err
 	}
-	var out []any
-	return out, json.Unmarshal(data, &out)
-}
-
-func withoutStatus(obj map[string]any) map[string]any {
-	out := make(map[string]any, len(obj))
-	for k, v := range obj {
-		if k != "status" {
-			out[k] = v
-		}
-	}
-	return out
+	m["conditions"] = data
+	return json.Marshal(m)
 }
 
 // mergePatch returns the JSON merge patch from a to b, or nil when they are
 // equal.
-func mergePatch(a, b map[string]any) ([]byte, error) {
-	ja, err := json.Marshal(a)
-	if err != nil {
-		return nil, err
-	}
-	jb, err := json.Marshal(b)
-	if err != nil {
-		return nil, err
-	}
-	patch, err := jsonpatch.CreateMergePatch(ja, jb)
+func mergePatch(a, b []byte) ([]byte, error) {
+	patch, err := jsonpatch.CreateMergePatch(a, b)
 	if err != nil {
 		return nil, err
 	}
