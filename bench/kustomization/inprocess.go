@@ -50,7 +50,7 @@ func startInProcess(c config, env *testenv.Env, work string) (stop func(), metri
 	if err != nil {
 		return nil, "", err
 	}
-	mgr, err := ctrl.NewManager(&cfg, ctrl.Options{Scheme: env.Scheme, Cache: cacheOpts, Client: runtime.ClientOptions(),
+	mgr, err := ctrl.NewManager(&cfg, ctrl.Options{Scheme: env.Scheme, Cache: cacheOpts, Client: runtime.ClientOptions(), MapperProvider: runtime.MapperProvider,
 		Metrics: metricsserver.Options{BindAddress: opts.MetricsAddr}})
 	if err != nil {
 		return nil, "", err

@@ -107,6 +107,7 @@ func run() error {
 		Scheme:                        scheme.New(),
 		Cache:                         cacheOpts,
 		Client:                        runtime.ClientOptions(),
+		MapperProvider:                runtime.MapperProvider,
 		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:        opts.HealthAddr,
 		PprofBindAddress:              opts.PprofAddr,

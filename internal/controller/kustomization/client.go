@@ -18,7 +18,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
@@ -86,7 +85,7 @@ func (f *ClientFactory) For(ctx context.Context, obj *kustomizev1.Kustomization)
 		return nil, "", err
 	}
 	if mapper == nil {
-		if mapper, err = apiutil.NewDynamicRESTMapper(cfg, httpClient); err != nil {
+		if mapper, err = runtime.MapperProvider(cfg, httpClient); err != nil {
 			return nil, "", runtime.Failed(meta.ReconciliationFailedReason, fmt.Errorf("connect to the cluster of spec.kubeConfig: %w", err))
 		}
 	}

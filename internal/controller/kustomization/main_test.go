@@ -172,11 +172,12 @@ func newManager(e *testenv.Env) (ctrl.Manager, error) {
 		return nil, err
 	}
 	return ctrl.NewManager(e.Config, ctrl.Options{
-		Scheme:     e.Scheme,
-		Cache:      cacheOpts,
-		Client:     runtime.ClientOptions(),
-		Metrics:    metricsserver.Options{BindAddress: "0"},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		Scheme:         e.Scheme,
+		Cache:          cacheOpts,
+		Client:         runtime.ClientOptions(),
+		MapperProvider: runtime.MapperProvider,
+		Metrics:        metricsserver.Options{BindAddress: "0"},
+		Controller:     config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 }
 

@@ -135,11 +135,12 @@ func startSerial(t *testing.T, value string) *serial {
 		t.Fatal(err)
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:     env.Scheme,
-		Cache:      cacheOpts,
-		Client:     runtime.ClientOptions(),
-		Metrics:    metricsserver.Options{BindAddress: "0"},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		Scheme:         env.Scheme,
+		Cache:          cacheOpts,
+		Client:         runtime.ClientOptions(),
+		MapperProvider: runtime.MapperProvider,
+		Metrics:        metricsserver.Options{BindAddress: "0"},
+		Controller:     config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
 		t.Fatal(err)
