@@ -789,3 +789,49 @@ func timeBuild(objects int) (time.Duration, error) {
 	}
 	return time.Since(start), nil
 }
+
+// rssSampler follows the split of a process's resident memory: the peak
+// of its anonymous pages (heap, stacks: what the controller allocates)
+// and of its file pages (mostly the binary's own), sampled every 100 ms.
+// VmHWM is their peak sum, as the kernel counts it.
+type rssSampler struct {
+	mu         sync.Mutex
+	anon, file int64 // kB
+}
+
+func sampleRSS(ctx context.Context, pid int) *rssSampler {
+	s := &rssSampler{}
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+				s.mu.Lock()
+				for line := range strings.SplitSeq(string(data), "\n") {
+					var kb int64
+					if _, err := fmt.Sscanf(line, "RssAnon: %d kB", &kb); err == nil {
+						s.anon = max(s.anon, kb)
+					} else if _, err := fmt.Sscanf(line, "RssFile: %d kB", &kb); err == nil {
+						s.file = max(s.file, kb)
+					}
+				}
+				s.mu.Unlock()
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return s
+}
+
+func (s *rssSampler) String() string {
+	if s == nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprintf(" (sampled peaks: anonymous %d MiB, file pages %d MiB)", s.anon/1024, s.file/1024)
+}

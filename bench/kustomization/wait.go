@@ -103,6 +103,9 @@ func runWait(ctx context.Context, c config, work string) error {
 		_ = ctrlProc.Wait()
 	}()
 	pid := ctrlProc.Process.Pid
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
+	rss := sampleRSS(sampleCtx, pid)
 	fmt.Printf("controller: %s --concurrent=%d --kube-api-qps=%d --kube-api-burst=%d\n", c.controller, c.concurrent, c.qps, c.burst)
 
 	if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
@@ -168,7 +171,7 @@ func runWait(ctx context.Context, c config, work string) error {
 	}
 	fmt.Printf("wait (%s): %d Kustomizations x 4 objects, wait: true: all created in %s, all Ready after %s\n",
 		c.source, c.count, created.Round(time.Millisecond), res.at.Sub(start).Round(time.Millisecond))
-	if err := report(env, metricsURL, pid, "wait", apiBefore, ctrlBefore, cpuBefore); err != nil {
+	if err := report(env, metricsURL, pid, rss, "wait", apiBefore, ctrlBefore, cpuBefore); err != nil {
 		return err
 	}
 	if err := heapProfile(c, "ready"); err != nil {
@@ -206,7 +209,7 @@ func runWait(ctx context.Context, c config, work string) error {
 		return err
 	}
 	fmt.Printf("wait:   writes to the applied objects (API server, dry-runs included): %s\n", appliedWrites(delta(apiBefore, apiAfter)))
-	if err := report(env, metricsURL, pid, "noop", apiBefore, ctrlBefore, cpuBefore); err != nil {
+	if err := report(env, metricsURL, pid, rss, "noop", apiBefore, ctrlBefore, cpuBefore); err != nil {
 		return err
 	}
 	return heapProfile(c, "round")
@@ -216,7 +219,7 @@ func runWait(ctx context.Context, c config, work string) error {
 // verb and resource, which include those of kube-controller-manager, the
 // scheduler, kwok and the bench; the controller's by method), the
 // controller's peak RSS and the CPU time since the snapshots.
-func report(env *testenv.Env, metricsURL string, pid int, phase string, apiBefore, ctrlBefore, cpuBefore map[string]float64) error {
+func report(env *testenv.Env, metricsURL string, pid int, rss *rssSampler, phase string, apiBefore, ctrlBefore, cpuBefore map[string]float64) error {
 	apiAfter, err := apiserverMetrics(env)
 	if err != nil {
 		return err
@@ -231,7 +234,7 @@ func report(env *testenv.Env, metricsURL string, pid int, phase string, apiBefor
 	}
 	fmt.Printf("%s:   controller requests by method: %s\n", phase, byLabel(delta(ctrlBefore, ctrlAfter), "rest_client_requests_total", "method"))
 	fmt.Printf("%s:   API server requests by verb/resource (all clients): %s\n", phase, apiByVerb(delta(apiBefore, apiAfter)))
-	fmt.Printf("%s:   controller peak RSS (VmHWM) %s\n", phase, hwm)
+	fmt.Printf("%s:   controller peak RSS (VmHWM) %s%s\n", phase, hwm, rss)
 	fmt.Printf("%s:   CPU time: %s\n", phase, cpuSince(cpuBefore, pid))
 	return nil
 }
