@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
+	"time"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -356,4 +358,50 @@ func Begin(ctx context.Context, c client.Client, obj Reconciled, kind string, m 
 	HandleRequest(obj)
 	MarkReconciling(obj, meta.ProgressingReason, "reconciliation in progress")
 	return p, before, true, nil
+}
+
+// Ending ends a reconcile: what Finish needs to write the object's status
+// and record its metrics.
+type Ending struct {
+	// Kind is the object's kind, for the metrics.
+	Kind string
+	// Metrics records the object's conditions and the reconcile's
+	// duration.
+	Metrics *Metrics
+	// Start is when the reconcile began.
+	Start time.Time
+	// Patcher holds the object as it was when the reconcile began.
+	Patcher *Patcher
+	// Suspended is exported as the object's suspend status.
+	Suspended bool
+}
+
+// Finish writes what the reconcile changed on obj, with its
+// observedGeneration, records its metrics, and turns err into the result
+// controller-runtime expects: after a success the next reconcile comes
+// after requeue.
+func (e Ending) Finish(ctx context.Context, obj Object, err error, requeue time.Duration) (ctrl.Result, error) {
+	if perr := e.Patcher.Patch(ctx, obj, WithObservedGeneration()); perr != nil {
+		err = errors.Join(err, perr)
+	}
+	e.Metrics.RecordObject(e.Kind, obj, e.Suspended)
+	e.Metrics.ObserveDuration(e.Kind, e.Start)
+	return Result(err, requeue)
+}
+
+// Phases runs the phases of a reconcile in order on s, stopping at the
+// first error. With a timeout above zero they share a context that ends
+// after it; the status patch that follows them is not under it.
+func Phases[S any](ctx context.Context, timeout time.Duration, s S, phases ...func(context.Context, S) error) error {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	for _, phase := range phases {
+		if err := phase(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -6,7 +6,6 @@ package alert
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -51,12 +50,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	runtime.HandleRequest(obj)
 	defer func() {
-		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
-		r.Metrics.RecordObject(notificationv1beta3.AlertKind, obj, obj.Spec.Suspend)
-		r.Metrics.ObserveDuration(notificationv1beta3.AlertKind, start)
-		result, retErr = runtime.Result(retErr, 0)
+		result, retErr = runtime.Ending{Kind: notificationv1beta3.AlertKind, Metrics: r.Metrics, Start: start, Patcher: patcher, Suspended: obj.Spec.Suspend}.
+			Finish(ctx, obj, retErr, 0)
 	}()
 	if obj.Spec.Suspend {
 		runtime.MarkFalse(obj, meta.ReadyCondition, meta.SuspendedReason, "Alert is suspended: its events are dropped until spec.suspend is unset")

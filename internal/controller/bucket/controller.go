@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -98,30 +97,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	defer func() {
 		summarize(obj, retErr)
 		r.announce(obj, s, retErr, before.Ready, before.Message, prevRevision)
-		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
+		result, retErr = runtime.Ending{Kind: sourcev1.BucketKind, Metrics: r.Metrics, Start: start, Patcher: patcher}.
+			Finish(ctx, obj, retErr, obj.GetRequeueAfter())
 		if s.tmp != "" {
 			_ = os.RemoveAll(s.tmp)
 		}
-		r.Metrics.RecordObject(sourcev1.BucketKind, obj, false)
-		r.Metrics.ObserveDuration(sourcev1.BucketKind, start)
-		result, retErr = runtime.Result(retErr, obj.GetRequeueAfter())
 	}()
 
-	phaseCtx, cancel := context.WithTimeout(ctx, obj.GetTimeout())
-	defer cancel()
-	for _, phase := range []func(context.Context, *scope) error{
+	return ctrl.Result{}, runtime.Phases(ctx, obj.GetTimeout(), s,
 		r.reconcileStorage,
 		r.reconcileClient,
 		r.reconcileSource,
 		r.reconcileArtifact,
-	} {
-		if err := phase(phaseCtx, s); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	return ctrl.Result{}, nil
+	)
 }
 
 func (r *Reconciler) reconcileStorage(_ context.Context, s *scope) error {

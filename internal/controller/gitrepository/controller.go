@@ -88,34 +88,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	defer func() {
 		summarize(obj, retErr)
 		r.announce(obj, s, retErr, before.Ready, before.Message, prevRevision)
-		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
+		result, retErr = runtime.Ending{Kind: sourcev1.GitRepositoryKind, Metrics: r.Metrics, Start: start, Patcher: patcher}.
+			Finish(ctx, obj, retErr, obj.GetRequeueAfter())
 		// The checkout goes after the status is written: removing a
 		// large tree takes a while and nobody waits for it.
 		if s.dir != "" {
 			_ = os.RemoveAll(s.dir)
 		}
-		r.Metrics.RecordObject(sourcev1.GitRepositoryKind, obj, false)
-		r.Metrics.ObserveDuration(sourcev1.GitRepositoryKind, start)
-		result, retErr = runtime.Result(retErr, obj.GetRequeueAfter())
 	}()
 
-	// The phases get the timeout; the deferred status patch does not.
-	phaseCtx, cancel := context.WithTimeout(ctx, obj.GetTimeout())
-	defer cancel()
-	for _, phase := range []func(context.Context, *scope) error{
+	return ctrl.Result{}, runtime.Phases(ctx, obj.GetTimeout(), s,
 		r.reconcileStorage,
 		r.reconcileCredentials,
 		r.reconcileInclude,
 		r.reconcileSource,
 		r.reconcileArtifact,
-	} {
-		if err := phase(phaseCtx, s); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	return ctrl.Result{}, nil
+	)
 }
 
 // reconcileStorage notices an artifact that vanished from storage, so that

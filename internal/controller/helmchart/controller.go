@@ -12,7 +12,6 @@ package helmchart
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -95,28 +94,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	defer func() {
 		r.summarize(s, retErr)
 		r.announce(s, retErr, before.Ready, before.Message, prevRevision)
-		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
+		result, retErr = runtime.Ending{Kind: sourcev1.HelmChartKind, Metrics: r.Metrics, Start: start, Patcher: patcher}.
+			Finish(ctx, obj, retErr, obj.GetRequeueAfter())
 		if s.dir != "" {
 			_ = os.RemoveAll(s.dir)
 		}
-		r.Metrics.RecordObject(sourcev1.HelmChartKind, obj, false)
-		r.Metrics.ObserveDuration(sourcev1.HelmChartKind, start)
-		result, retErr = runtime.Result(retErr, obj.GetRequeueAfter())
 	}()
 
-	for _, phase := range []func(context.Context, *scope) error{
+	return ctrl.Result{}, runtime.Phases(ctx, 0, s,
 		r.reconcileStorage,
 		r.reconcileSource,
 		r.reconcileChart,
 		r.reconcileArtifact,
-	} {
-		if err := phase(ctx, s); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	return ctrl.Result{}, nil
+	)
 }
 
 // reconcileStorage notices an artifact that vanished from storage and

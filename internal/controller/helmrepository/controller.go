@@ -67,17 +67,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	defer func() {
 		r.summarize(s, retErr)
 		r.announce(s, retErr, before.Ready, before.Message, prevRevision)
-		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
+		result, retErr = runtime.Ending{Kind: sourcev1.HelmRepositoryKind, Metrics: r.Metrics, Start: start, Patcher: patcher}.
+			Finish(ctx, obj, retErr, obj.GetRequeueAfter())
 		s.index.Remove()
-		r.Metrics.RecordObject(sourcev1.HelmRepositoryKind, obj, false)
-		r.Metrics.ObserveDuration(sourcev1.HelmRepositoryKind, start)
-		result, retErr = runtime.Result(retErr, obj.GetRequeueAfter())
 	}()
 
-	phaseCtx, cancel := context.WithTimeout(ctx, obj.GetTimeout())
-	defer cancel()
 	phases := []func(context.Context, *scope) error{
 		r.reconcileSpec,
 		r.reconcileCredentials,
@@ -87,12 +81,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	} else {
 		phases = append(phases, r.reconcileStorage, r.reconcileSource, r.reconcileArtifact)
 	}
-	for _, phase := range phases {
-		if err := phase(phaseCtx, s); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, runtime.Phases(ctx, obj.GetTimeout(), s, phases...)
 }
 
 // reconcileSpec refuses what no retry can fix: an unsupported provider, a

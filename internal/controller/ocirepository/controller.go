@@ -81,31 +81,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	defer func() {
 		summarize(obj, retErr)
 		r.announce(obj, retErr, before.Ready, before.Message, prevRevision)
-		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
+		result, retErr = runtime.Ending{Kind: sourcev1.OCIRepositoryKind, Metrics: r.Metrics, Start: start, Patcher: patcher}.
+			Finish(ctx, obj, retErr, obj.GetRequeueAfter())
 		if s.tmp != "" {
 			_ = os.RemoveAll(s.tmp)
 		}
-		r.Metrics.RecordObject(sourcev1.OCIRepositoryKind, obj, false)
-		r.Metrics.ObserveDuration(sourcev1.OCIRepositoryKind, start)
-		result, retErr = runtime.Result(retErr, obj.GetRequeueAfter())
 	}()
 
-	phaseCtx, cancel := context.WithTimeout(ctx, obj.GetTimeout())
-	defer cancel()
-	for _, phase := range []func(context.Context, *scope) error{
+	return ctrl.Result{}, runtime.Phases(ctx, obj.GetTimeout(), s,
 		r.reconcileStorage,
 		r.reconcileSpec,
 		r.reconcileCredentials,
 		r.reconcileSource,
 		r.reconcileArtifact,
-	} {
-		if err := phase(phaseCtx, s); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	return ctrl.Result{}, nil
+	)
 }
 
 func (r *Reconciler) reconcileStorage(_ context.Context, s *scope) error {

@@ -47,12 +47,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	runtime.HandleRequest(obj)
 	defer func() {
-		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
-		r.Metrics.RecordObject(notificationv1beta3.ProviderKind, obj, obj.Spec.Suspend)
-		r.Metrics.ObserveDuration(notificationv1beta3.ProviderKind, start)
-		result, retErr = runtime.Result(retErr, obj.GetRequeueAfter())
+		result, retErr = runtime.Ending{Kind: notificationv1beta3.ProviderKind, Metrics: r.Metrics, Start: start, Patcher: patcher, Suspended: obj.Spec.Suspend}.
+			Finish(ctx, obj, retErr, obj.GetRequeueAfter())
 	}()
 	if obj.Spec.Suspend {
 		runtime.MarkFalse(obj, meta.ReadyCondition, meta.SuspendedReason, "Provider is suspended: events for it are dropped until spec.suspend is unset")

@@ -5,7 +5,6 @@ package receiver
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -51,12 +50,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	defer func() {
 		summarize(obj, retErr)
 		r.announce(obj, retErr, before, prevPath)
-		if err := patcher.Patch(ctx, obj, runtime.WithObservedGeneration()); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
-		r.Metrics.RecordObject(notificationv1.ReceiverKind, obj, false)
-		r.Metrics.ObserveDuration(notificationv1.ReceiverKind, start)
-		result, retErr = runtime.Result(retErr, obj.GetRequeueAfter())
+		result, retErr = runtime.Ending{Kind: notificationv1.ReceiverKind, Metrics: r.Metrics, Start: start, Patcher: patcher}.
+			Finish(ctx, obj, retErr, obj.GetRequeueAfter())
 	}()
 	return ctrl.Result{}, r.reconcilePath(ctx, obj)
 }
