@@ -11,11 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/gotk-dev/gotk/internal/artifact"
@@ -48,46 +46,11 @@ const (
 // lockdownLabel) in two managers against a real API server, with artifacts
 // served on loopback and events posted to a loopback HTTP server.
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-// run starts the control plane and the managers, runs the tests, and
-// stops the managers before the control plane, so that nothing holds the
-// API server's connections open while it shuts down.
-func run(m *testing.M) int {
-	if testenv.Short() {
-		return m.Run()
-	}
-	e, err := testenv.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "testenv:", err)
-		return 1
-	}
-	env = e
-	defer func() {
-		if err := e.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "testenv: stop:", err)
-		}
-	}()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	if err := startManagers(ctx, &wg, e); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		cancel()
-		return 1
-	}
-	code := m.Run()
-	cancel()
-	wg.Wait()
-	return code
+	os.Exit(testenv.RunManagers(m, func(e *testenv.Env) { env = e }, startManagers))
 }
 
 func startManagers(ctx context.Context, wg *sync.WaitGroup, e *testenv.Env) error {
-	level := zapcore.ErrorLevel
-	if os.Getenv("GOTK_TEST_LOG") != "" {
-		level = zapcore.DebugLevel
-	}
-	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(level)))
+	testenv.SetLogger()
 	dir, err := os.MkdirTemp("", "kustomization-test-")
 	if err != nil {
 		return err

@@ -10,11 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/gotk-dev/gotk/internal/controller"
@@ -38,31 +36,7 @@ var (
 // manager against a real API server, the controllers posting their events
 // to the notification controller's event server over loopback HTTP.
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	if testenv.Short() {
-		return m.Run()
-	}
-	e, err := testenv.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "testenv:", err)
-		return 1
-	}
-	env = e
-	defer func() { _ = e.Stop() }()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	if err := startManager(ctx, &wg, e); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		cancel()
-		return 1
-	}
-	code := m.Run()
-	cancel()
-	wg.Wait()
-	return code
+	os.Exit(testenv.RunManagers(m, func(e *testenv.Env) { env = e }, startManager))
 }
 
 func freeAddr() (string, error) {
@@ -75,11 +49,7 @@ func freeAddr() (string, error) {
 }
 
 func startManager(ctx context.Context, wg *sync.WaitGroup, e *testenv.Env) error {
-	level := zapcore.ErrorLevel
-	if os.Getenv("GOTK_TEST_LOG") != "" {
-		level = zapcore.DebugLevel
-	}
-	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(level)))
+	testenv.SetLogger()
 	dir, err := os.MkdirTemp("", "notification-test-")
 	if err != nil {
 		return err
