@@ -40,6 +40,15 @@ type BuildOptions struct {
 // in package state, which concurrent builds race on.
 var buildMu sync.Mutex
 
+// Exclusive runs fn while no other kustomize run of this process does:
+// other packages that run kustomize (the HelmRelease post-renderers) go
+// through it, as every controller shares kustomize's package state.
+func Exclusive(fn func() error) error {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	return fn()
+}
+
 // Build builds the kustomization at spec.Path inside root, the directory
 // of an extracted artifact, with the changes that spec asks for, and
 // returns the objects to apply. It neither writes to root nor reads

@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -39,23 +43,10 @@ func (r *Reconciler) reconcileChart(ctx context.Context, s *scope) error {
 		}
 		key = k
 	case obj.HasChartRef():
-		ref := obj.Spec.ChartRef
-		if ref.Kind != sourcev1.HelmChartKind {
-			return runtime.Stallingf(meta.InvalidSpecReason,
-				"spec.chartRef: kind %s is not supported yet: name a HelmChart", ref.Kind)
-		}
-		ns := ref.Namespace
-		if ns == "" {
-			ns = obj.Namespace
-		}
-		if r.Options.NoCrossNamespaceRefs && ns != obj.Namespace {
-			return runtime.Stallingf(meta.AccessDeniedReason,
-				"spec.chartRef: HelmChart '%s/%s' is in another namespace, which --no-cross-namespace-refs forbids", ns, ref.Name)
-		}
-		key = client.ObjectKey{Namespace: ns, Name: ref.Name}
 		if err := r.deleteOwnHelmChart(ctx, obj); err != nil {
 			return err
 		}
+		return r.reconcileChartRef(ctx, s)
 	default:
 		return runtime.Stallingf(meta.InvalidSpecReason, "spec: either chart or chartRef must be set")
 	}
@@ -68,21 +59,137 @@ func (r *Reconciler) reconcileChart(ctx context.Context, s *scope) error {
 		return err
 	}
 	s.chartObj = hc
-	art := hc.Status.Artifact
-	if hc.Generation != hc.Status.ObservedGeneration || art == nil {
-		msg := fmt.Sprintf("HelmChart '%s' is not ready", key)
-		if m := runtime.Message(hc, meta.ReadyCondition); m != "" && runtime.IsFalse(hc, meta.ReadyCondition) {
-			msg += ": " + m
+	return r.loadSourceChart(ctx, s, hc, hc.Status.Artifact, sourcev1.HelmChartKind, key)
+}
+
+// reconcileChartRef finds the HelmChart, OCIRepository or
+// ExternalArtifact of spec.chartRef and loads the chart of its artifact.
+func (r *Reconciler) reconcileChartRef(ctx context.Context, s *scope) error {
+	obj := s.obj
+	ref := obj.Spec.ChartRef
+	ns := ref.Namespace
+	if ns == "" {
+		ns = obj.Namespace
+	}
+	if r.Options.NoCrossNamespaceRefs && ns != obj.Namespace {
+		return runtime.Stallingf(meta.AccessDeniedReason,
+			"spec.chartRef: %s '%s/%s' is in another namespace, which --no-cross-namespace-refs forbids", ref.Kind, ns, ref.Name)
+	}
+	key := client.ObjectKey{Namespace: ns, Name: ref.Name}
+	var src client.Object
+	var art func() *meta.Artifact
+	switch ref.Kind {
+	case sourcev1.HelmChartKind:
+		hc := &sourcev1.HelmChart{}
+		src, art = hc, func() *meta.Artifact { return hc.Status.Artifact }
+	case sourcev1.OCIRepositoryKind:
+		repo := &sourcev1.OCIRepository{}
+		src, art = repo, func() *meta.Artifact { return repo.Status.Artifact }
+	case sourcev1.ExternalArtifactKind:
+		ea := &sourcev1.ExternalArtifact{}
+		src, art = ea, func() *meta.Artifact { return ea.Status.Artifact }
+	default:
+		return runtime.Stallingf(meta.InvalidSpecReason,
+			"spec.chartRef.kind %q: must be HelmChart, OCIRepository or ExternalArtifact", ref.Kind)
+	}
+	if err := r.Get(ctx, key, src); err != nil {
+		if apierrors.IsNotFound(err) {
+			return runtime.Waiting(meta.ArtifactFailedReason, r.Options.RequeueDependency,
+				fmt.Errorf("%s '%s' not found", ref.Kind, key))
+		}
+		return err
+	}
+	if hc, ok := src.(*sourcev1.HelmChart); ok {
+		s.chartObj = hc
+	}
+	return r.loadSourceChart(ctx, s, src, art(), ref.Kind, key)
+}
+
+// loadSourceChart waits until src has an artifact for its current
+// generation, then loads the chart of it. The chart of an OCIRepository
+// or an ExternalArtifact carries the artifact's digest in its version's
+// build metadata ("1.2.0+<12 hex digits>"), as Flux does for
+// OCIRepository: a new artifact of the same chart version upgrades the
+// release.
+func (r *Reconciler) loadSourceChart(ctx context.Context, s *scope, src client.Object, art *meta.Artifact, kind string, key client.ObjectKey) error {
+	observed := observedGeneration(src)
+	cond, _ := src.(runtime.Object)
+	if src.GetGeneration() != observed || art == nil {
+		msg := fmt.Sprintf("%s '%s' is not ready", kind, key)
+		if cond != nil && runtime.IsFalse(cond, meta.ReadyCondition) {
+			if m := runtime.Message(cond, meta.ReadyCondition); m != "" {
+				msg += ": " + m
+			}
+		} else if art == nil {
+			msg += ": it has no artifact yet"
 		}
 		return runtime.Waiting(meta.ArtifactFailedReason, r.Options.RequeueDependency, fmt.Errorf("%s", msg))
 	}
-	ch, err := r.loadChart(ctx, *art, fmt.Sprintf("HelmChart '%s'", key))
+	source := fmt.Sprintf("%s '%s'", kind, key)
+	ch, err := r.loadChart(ctx, *art, source)
 	if err != nil {
 		return runtime.Failed(meta.ArtifactFailedReason, err)
+	}
+	s.obj.Status.LastAttemptedRevisionDigest = ""
+	switch kind {
+	case sourcev1.OCIRepositoryKind, sourcev1.ExternalArtifactKind:
+		digest, err := stampDigest(ch, *art, kind == sourcev1.OCIRepositoryKind)
+		if err != nil {
+			return runtime.Stallingf(meta.ArtifactFailedReason, "%s (revision %s): %s", source, art.Revision, err)
+		}
+		if kind == sourcev1.OCIRepositoryKind {
+			s.obj.Status.LastAttemptedRevisionDigest = digest
+		}
 	}
 	s.chart = ch
 	s.revision = ch.Metadata.Version
 	return nil
+}
+
+// observedGeneration reads status.observedGeneration of a source.
+func observedGeneration(o client.Object) int64 {
+	switch src := o.(type) {
+	case *sourcev1.HelmChart:
+		return src.Status.ObservedGeneration
+	case *sourcev1.OCIRepository:
+		return src.Status.ObservedGeneration
+	case *sourcev1.ExternalArtifact:
+		return src.Status.ObservedGeneration
+	}
+	return -1
+}
+
+// stampDigest adds the first 12 hex digits of the artifact's digest to
+// the chart version as build metadata, and returns the digest. With
+// checkTag (an OCIRepository, whose revision is "<tag>@<digest>" or a
+// bare digest), the tag must be the chart's version.
+func stampDigest(ch *chart.Chart, art meta.Artifact, checkTag bool) (string, error) {
+	ver, err := semver.NewVersion(ch.Metadata.Version)
+	if err != nil {
+		return "", fmt.Errorf("chart version %q is not semver: %w", ch.Metadata.Version, err)
+	}
+	digest := art.Digest
+	if checkTag {
+		digest = art.Revision
+		if tag, d, ok := strings.Cut(art.Revision, "@"); ok {
+			digest = d
+			// OCI tags spell semver's '+' as '_'.
+			tagVer, err := semver.NewVersion(strings.ReplaceAll(tag, "_", "+"))
+			if err != nil || !tagVer.Equal(ver) {
+				return "", fmt.Errorf("the artifact's tag %s is not the chart's version %s", tag, ch.Metadata.Version)
+			}
+		}
+	}
+	_, hexDigits, ok := strings.Cut(digest, ":")
+	if !ok || len(hexDigits) < 12 {
+		return "", fmt.Errorf("artifact digest %q is not <algorithm>:<hex>", digest)
+	}
+	stamped, err := ver.SetMetadata(hexDigits[:12])
+	if err != nil {
+		return "", err
+	}
+	ch.Metadata.Version = stamped.String()
+	return digest, nil
 }
 
 // ensureHelmChart creates or updates the HelmChart "<namespace>-<name>"

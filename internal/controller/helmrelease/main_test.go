@@ -17,15 +17,21 @@ import (
 	"github.com/gotk-dev/gotk/internal/controller/helmchart"
 	"github.com/gotk-dev/gotk/internal/controller/helmrepository"
 	"github.com/gotk-dev/gotk/internal/controller/kustomization"
+	"github.com/gotk-dev/gotk/internal/controller/ocirepository"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/testenv"
 )
 
-var env *testenv.Env
+var (
+	env *testenv.Env
+	// artifacts is the storage of the source reconcilers, served on
+	// loopback.
+	artifacts *artifact.Storage
+)
 
-// TestMain runs the HelmRepository, HelmChart and HelmRelease reconcilers
-// in one manager against a real API server, with the source artifacts
-// served over HTTP on loopback.
+// TestMain runs the HelmRepository, HelmChart, OCIRepository and
+// HelmRelease reconcilers in one manager against a real API server, with
+// the source artifacts served over HTTP on loopback.
 func TestMain(m *testing.M) {
 	os.Exit(testenv.Run(m, func(e *testenv.Env) {
 		env = e
@@ -82,6 +88,11 @@ func startManager(e *testenv.Env) error {
 	if err := charts.SetupWithManager(mgr, opts); err != nil {
 		return err
 	}
+	ocis := &ocirepository.Reconciler{Client: mgr.GetClient(), Storage: storage, Recorder: recorder, Metrics: runtime.DefaultMetrics}
+	if err := ocis.SetupWithManager(mgr, opts); err != nil {
+		return err
+	}
+	artifacts = storage
 	r := &Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),

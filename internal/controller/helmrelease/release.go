@@ -45,15 +45,10 @@ func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) error {
 		ConfigDigest: s.digest,
 		Force:        s.force,
 	}
-	metaDigest := ""
-	if cm := obj.Spec.CommonMetadata; cm != nil && (len(cm.Labels) > 0 || len(cm.Annotations) > 0) {
-		runner.PostRenderer = release.CommonMetadata{Labels: cm.Labels, Annotations: cm.Annotations}
-		metaDigest = release.ConfigDigest(map[string]any{"labels": cm.Labels, "annotations": cm.Annotations})
-	}
-	if metaDigest != obj.Status.ObservedCommonMetadataDigest && len(obj.Status.History) > 0 && obj.Status.UpgradeFailures == 0 {
-		// The objects' metadata changes: an upgrade, as a new chart would.
-		want.Force = true
-	}
+	// The post-renderers and commonMetadata: the release records what it
+	// was rendered with, and a change upgrades it as a new chart would.
+	runner.Render = release.NewPostRender(obj)
+	want.RenderDigest = runner.Render.RenderDigest()
 	var failure error
 	tested := 0
 	for step := 0; step < maxSteps; step++ {
@@ -77,7 +72,7 @@ func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) error {
 			}
 		}
 		if r.waiting(obj, last) {
-			if cur.ChartName == want.ChartName && cur.ChartVersion == want.ChartVersion && cur.ConfigDigest == want.ConfigDigest && !want.Force {
+			if cur.InSync(want) && !want.Force {
 				if err := r.checkWait(s, last); err != nil {
 					if isHealthWait(err) || failure != nil {
 						return err
@@ -99,6 +94,8 @@ func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) error {
 		}
 		switch act {
 		case release.None:
+			obj.Status.ObservedPostRenderersDigest = runner.Render.PostRenderersDigest
+			obj.Status.ObservedCommonMetadataDigest = runner.Render.CommonMetadataDigest
 			r.markInSync(s, last)
 			return nil
 		case release.Stall:
@@ -113,7 +110,8 @@ func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) error {
 			failure = r.runRelease(ctx, s, act, last)
 			want.Force = false
 			if failure == nil {
-				obj.Status.ObservedCommonMetadataDigest = metaDigest
+				obj.Status.ObservedPostRenderersDigest = runner.Render.PostRenderersDigest
+				obj.Status.ObservedCommonMetadataDigest = runner.Render.CommonMetadataDigest
 			}
 			if failure != nil {
 				if d, ok := retryOnFailure(obj); ok {

@@ -30,7 +30,8 @@ import (
 
 // Index keys of HelmReleases.
 const (
-	// chartIndex: "namespace/name" of the HelmChart a HelmRelease reads.
+	// chartIndex: "Kind/namespace/name" of the HelmChart, OCIRepository
+	// or ExternalArtifact whose artifact a HelmRelease reads.
 	chartIndex = ".spec.chartKey"
 	// dependsOnIndex: "namespace/name" of the HelmReleases it depends on.
 	dependsOnIndex = ".spec.dependsOn"
@@ -99,7 +100,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("helmrelease").
 		For(&helmv2.HelmRelease{}, builder.WithPredicates(pred)).
-		Watches(&sourcev1.HelmChart{}, handler.EnqueueRequestsFromMapFunc(r.chartUsers),
+		Watches(&sourcev1.HelmChart{}, handler.EnqueueRequestsFromMapFunc(r.chartUsers(sourcev1.HelmChartKind)),
+			builder.WithPredicates(runtime.ArtifactChangedPredicate{})).
+		Watches(&sourcev1.OCIRepository{}, handler.EnqueueRequestsFromMapFunc(r.chartUsers(sourcev1.OCIRepositoryKind)),
+			builder.WithPredicates(runtime.ArtifactChangedPredicate{})).
+		Watches(&sourcev1.ExternalArtifact{}, handler.EnqueueRequestsFromMapFunc(r.chartUsers(sourcev1.ExternalArtifactKind)),
 			builder.WithPredicates(runtime.ArtifactChangedPredicate{})).
 		Watches(&helmv2.HelmRelease{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
 			builder.WithPredicates(readyChanged{})).
@@ -168,28 +173,32 @@ func (r *Reconciler) valuesUsers(ctx context.Context, kind string, o client.Obje
 	return r.requests(list.Items)
 }
 
-// chartKey is the "namespace/name" of the HelmChart hr reads.
+// chartKey is the "Kind/namespace/name" of the object whose chart
+// artifact hr reads: the HelmChart of spec.chart, or spec.chartRef.
 func chartKey(hr *helmv2.HelmRelease) string {
 	switch {
 	case hr.Spec.Chart != nil:
-		return hr.Spec.Chart.GetNamespace(hr.Namespace) + "/" + hr.GetHelmChartName()
+		return sourcev1.HelmChartKind + "/" + hr.Spec.Chart.GetNamespace(hr.Namespace) + "/" + hr.GetHelmChartName()
 	case hr.Spec.ChartRef != nil:
 		ns := hr.Spec.ChartRef.Namespace
 		if ns == "" {
 			ns = hr.Namespace
 		}
-		return ns + "/" + hr.Spec.ChartRef.Name
+		return hr.Spec.ChartRef.Kind + "/" + ns + "/" + hr.Spec.ChartRef.Name
 	}
 	return ""
 }
 
-// chartUsers lists the HelmReleases of a HelmChart whose artifact changed.
-func (r *Reconciler) chartUsers(ctx context.Context, o client.Object) []reconcile.Request {
-	list := &helmv2.HelmReleaseList{}
-	if err := r.List(ctx, list, client.MatchingFields{chartIndex: o.GetNamespace() + "/" + o.GetName()}); err != nil {
-		return nil
+// chartUsers returns the function that lists the HelmReleases reading the
+// artifact of a kind's object, whose artifact changed.
+func (r *Reconciler) chartUsers(kind string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		list := &helmv2.HelmReleaseList{}
+		if err := r.List(ctx, list, client.MatchingFields{chartIndex: kind + "/" + o.GetNamespace() + "/" + o.GetName()}); err != nil {
+			return nil
+		}
+		return r.requests(list.Items)
 	}
-	return r.requests(list.Items)
 }
 
 // dependents lists the HelmReleases that depend on o.

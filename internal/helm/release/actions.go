@@ -10,7 +10,6 @@ import (
 	"helm.sh/helm/v4/pkg/action"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/kube"
-	"helm.sh/helm/v4/pkg/postrenderer"
 	ri "helm.sh/helm/v4/pkg/release"
 	"helm.sh/helm/v4/pkg/release/common"
 	rel "helm.sh/helm/v4/pkg/release/v1"
@@ -28,9 +27,29 @@ type Runner struct {
 	// HooksOnly makes install and upgrade wait for their hooks only: the
 	// caller waits for the objects of the release itself.
 	HooksOnly bool
-	// PostRenderer, when set, changes the rendered manifests of installs
-	// and upgrades.
-	PostRenderer postrenderer.PostRenderer
+	// Render is the post-rendering of installs and upgrades: the spec's
+	// post-renderers and commonMetadata, recorded on the release as
+	// RenderLabel.
+	Render PostRender
+}
+
+// renderLabels are the custom labels an install or upgrade records: the
+// digest of the post-rendering, or its removal ("null" to Helm) when
+// there is none.
+func (r *Runner) renderLabels(upgrade bool) map[string]string {
+	d := r.Render.RenderDigest()
+	switch {
+	case d != "":
+		return map[string]string{RenderLabel: d}
+	case upgrade:
+		return map[string]string{RenderLabel: "null"}
+	}
+	return nil
+}
+
+// postRenderStrategy is spec.postRenderStrategy as Helm names it.
+func postRenderStrategy(hr *helmv2.HelmRelease) action.PostRenderStrategy {
+	return action.PostRenderStrategy(hr.GetPostRenderStrategy())
 }
 
 // NewRunner returns a runner for release name, installed in the getter's
@@ -110,15 +129,21 @@ func (r *Runner) Install(ctx context.Context, hr *helmv2.HelmRelease, ch *chart.
 	a.SkipSchemaValidation = spec.DisableSchemaValidation
 	a.Replace = spec.Replace || replace
 	a.CreateNamespace = spec.CreateNamespace
-	a.SkipCRDs = spec.SkipCRDs || spec.CRDs == helmv2.Skip
+	// The CRDs are applied here, by the policy, before the install.
+	a.SkipCRDs = true
 	a.TakeOwnership = !spec.DisableTakeOwnership
 	if spec.ServerSideApply != nil {
 		a.ServerSideApply = *spec.ServerSideApply
 	}
-	if r.PostRenderer != nil {
-		a.PostRenderer = r.PostRenderer
+	if r.Render.Renderer != nil {
+		a.PostRenderer = r.Render.Renderer
+		a.PostRenderStrategy = postRenderStrategy(hr)
 	}
+	a.Labels = r.renderLabels(false)
 	a.Description = "installed by gotk"
+	if err := r.applyCRDs(installCRDsPolicy(spec), ch, "install"); err != nil {
+		return nil, err
+	}
 	v, err := a.RunWithContext(ctx, ch, values)
 	out, _ := toV1(v)
 	return out, err
@@ -139,7 +164,8 @@ func (r *Runner) Upgrade(ctx context.Context, hr *helmv2.HelmRelease, ch *chart.
 	a.ReuseValues = spec.PreserveValues
 	a.ResetValues = !spec.PreserveValues
 	a.CleanupOnFail = spec.CleanupOnFail
-	a.SkipCRDs = spec.CRDs == "" || spec.CRDs == helmv2.Skip
+	// Helm upgrades never apply CRDs; the policy does, here, before.
+	a.SkipCRDs = true
 	a.TakeOwnership = !spec.DisableTakeOwnership
 	a.MaxHistory = hr.GetMaxHistory()
 	switch spec.GetServerSideApply() {
@@ -150,10 +176,15 @@ func (r *Runner) Upgrade(ctx context.Context, hr *helmv2.HelmRelease, ch *chart.
 	default:
 		a.ServerSideApply = "auto"
 	}
-	if r.PostRenderer != nil {
-		a.PostRenderer = r.PostRenderer
+	if r.Render.Renderer != nil {
+		a.PostRenderer = r.Render.Renderer
+		a.PostRenderStrategy = postRenderStrategy(hr)
 	}
+	a.Labels = r.renderLabels(true)
 	a.Description = "upgraded by gotk"
+	if err := r.applyCRDs(upgradeCRDsPolicy(spec), ch, "upgrade"); err != nil {
+		return nil, err
+	}
 	v, err := a.RunWithContext(ctx, r.name, ch, values)
 	out, _ := toV1(v)
 	return out, err

@@ -42,6 +42,9 @@ type Observed struct {
 	ChartName    string
 	ChartVersion string
 	ConfigDigest string
+	// RenderDigest is the release's RenderLabel: the post-rendering it
+	// was made with ("" for none).
+	RenderDigest string
 	// Tested is true when the tests of this version ran; TestFailed when
 	// one of them failed.
 	Tested, TestFailed bool
@@ -55,6 +58,8 @@ type Desired struct {
 	ChartName    string
 	ChartVersion string
 	ConfigDigest string
+	// RenderDigest is PostRender.RenderDigest of the spec.
+	RenderDigest string
 	// Force asks for an upgrade even when in sync (forceAt).
 	Force bool
 }
@@ -68,6 +73,7 @@ func Observe(last *rel.Release, history []*rel.Release) *Observed {
 		Version:      last.Version,
 		Status:       last.Info.Status.String(),
 		ConfigDigest: ConfigDigest(last.Config),
+		RenderDigest: last.Labels[RenderLabel],
 	}
 	if last.Chart != nil && last.Chart.Metadata != nil {
 		o.ChartName, o.ChartVersion = last.Chart.Metadata.Name, last.Chart.Metadata.Version
@@ -97,6 +103,13 @@ func isTestHook(h *rel.Hook) bool {
 	return false
 }
 
+// InSync reports whether the release is made of the desired chart,
+// values and post-rendering.
+func (o *Observed) InSync(want Desired) bool {
+	return o.ChartName == want.ChartName && o.ChartVersion == want.ChartVersion &&
+		o.ConfigDigest == want.ConfigDigest && o.RenderDigest == want.RenderDigest
+}
+
 // Next decides what to do with the release, from what storage holds
 // (nil: no release), what is desired, and the HelmRelease's spec and
 // failure counters. It is a pure function: the reconciler runs the
@@ -115,8 +128,7 @@ func Next(hr *helmv2.HelmRelease, cur *Observed, want Desired) Action {
 		return afterFailure(hr, cur)
 	}
 	// deployed (or superseded, which storage never leaves as newest)
-	outOfSync := cur.ChartName != want.ChartName || cur.ChartVersion != want.ChartVersion || cur.ConfigDigest != want.ConfigDigest
-	if outOfSync || want.Force {
+	if !cur.InSync(want) || want.Force {
 		rem := hr.GetUpgrade().GetRemediation()
 		if hr.Status.LastAttemptedReleaseAction == helmv2.ReleaseActionInstall {
 			rem = hr.GetInstall().GetRemediation()
