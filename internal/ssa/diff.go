@@ -23,6 +23,11 @@ type ObjectDiff struct {
 	// apply, as YAML, with server-managed fields left out and Secret values
 	// masked. It is empty for unchanged and skipped objects.
 	Diff string
+	// Changes lists the fields that differ between the live object and
+	// the result of the apply, by JSON Pointer, with the same values the
+	// diff shows (Secret values masked). It is empty for created,
+	// unchanged and skipped objects.
+	Changes []FieldChange
 }
 
 // masked stands for a Secret value in a diff; a value that changes shows
@@ -121,6 +126,7 @@ func (m *Manager) diffOne(ctx context.Context, it *item, crds map[schema.GroupKi
 	d.Action, d.Diff = ActionUnchanged, text
 	if text != "" {
 		d.Action = ActionConfigured
+		d.Changes = fieldChanges(before.Object, after.Object)
 	}
 	return d, nil
 }

@@ -75,6 +75,19 @@ stringData: {token: brand-new-token}
 			t.Errorf("diff lacks %q:\n%s", line, text)
 		}
 	}
+	changes := map[string][]string{}
+	for _, d := range diffs {
+		for _, c := range d.Changes {
+			changes[d.Ref.String()] = append(changes[d.Ref.String()], c.String())
+		}
+	}
+	wantChanges := map[string][]string{
+		"Secret/" + ns + "/creds":       {`/data/password: "*** (before)" -> "*** (after)"`},
+		"ConfigMap/" + ns + "/settings": {`/data/mode: "a" -> "b"`},
+	}
+	if d := cmp.Diff(wantChanges, changes); d != "" {
+		t.Errorf("changes (-want +got):\n%s", d)
+	}
 	for _, noise := range []string{"managedFields", "resourceVersion", "creationTimestamp"} {
 		if strings.Contains(text, noise) {
 			t.Errorf("diff shows %s:\n%s", noise, text)
