@@ -262,7 +262,9 @@ func (r *Reconciler) runRollback(s *scope, last *rel.Release) {
 		return
 	}
 	now, _ := s.runner.Last()
-	r.setInventory(s, now)
+	if now != nil {
+		r.setInventory(s, now)
+	}
 	msg := fmt.Sprintf("Helm rollback to previous release succeeded: release %s with chart %s", fullName(now), chartOf(now))
 	runtime.MarkTrue(obj, helmv2.RemediatedCondition, helmv2.RollbackSucceededReason, "%s", msg)
 	r.eventfMD(obj, md, runtime.SeverityInfo, helmv2.RollbackSucceededReason, "%s", msg)
