@@ -47,6 +47,13 @@ const (
 // The dry-run does not see the fields an Override apply would take over
 // from kubectl, so a field that kubectl added shows as staying, though the
 // apply removes it.
+//
+// With a Cache, an object that the Cache vouches for (applied, or found
+// unchanged by an earlier Diff, with the same desired object, and not
+// changed in the cluster since but in its status) is unchanged without a
+// dry-run, and an object found unchanged is remembered, unless it has
+// fields that an apply would take over from kubectl first. Diff then costs
+// one read per object while nothing changes.
 func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) ([]ObjectDiff, bool, error) {
 	items, perr := m.prepare(objs, opts)
 	if perr != nil {
@@ -108,6 +115,10 @@ func (m *Manager) diffOne(ctx context.Context, it *item, crds map[schema.GroupKi
 		d.Action = it.action
 		return d, nil
 	}
+	if it.live != nil && m.Cache.hit(it.ref, it.digest, it.live) {
+		d.Action = ActionUnchanged
+		return d, nil
+	}
 	dry, err := m.applyObject(ctx, withLiveValues(it.obj, it.live, it.ignore), true, false)
 	switch {
 	case err != nil && namespaces[it.ref.Namespace] && isNamespaceNotFound(err, it.ref.Namespace):
@@ -124,9 +135,12 @@ func (m *Manager) diffOne(ctx context.Context, it *item, crds map[schema.GroupKi
 		return d, err
 	}
 	d.Action, d.Diff = ActionUnchanged, text
-	if text != "" {
+	switch {
+	case text != "":
 		d.Action = ActionConfigured
 		d.Changes = fieldChanges(before.Object, after.Object)
+	case !needsCleanup(it.live, m.FieldManager):
+		m.Cache.set(it.ref, it.digest, it.live)
 	}
 	return d, nil
 }

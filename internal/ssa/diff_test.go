@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 func TestDiffMasksSecretsAndChangesNothing(t *testing.T) {
@@ -100,4 +101,66 @@ stringData: {token: brand-new-token}
 		t.Errorf("Diff changed the ConfigMap: %v", v)
 	}
 	t.Logf("diff output:\n%s", text)
+}
+
+// With a Cache, a second Diff of objects that did not change makes no
+// dry-run, and an edit made in the cluster since is still found.
+func TestDiffWithCacheSkipsUnchangedObjects(t *testing.T) {
+	ctx := ctxFor(t)
+	ns := env.Namespace(t)
+	applier, _ := newManager(t)
+	docs := fmt.Sprintf(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: one, namespace: %[1]s}
+data: {mode: a}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: two, namespace: %[1]s}
+data: {mode: a}
+`, ns)
+	if _, err := applier.Apply(ctx, objects(t, docs), ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m, counter := newManager(t)
+	m.Cache = NewCache()
+	actions := func() map[string]Action {
+		t.Helper()
+		diffs, _, err := m.Diff(ctx, objects(t, docs), ApplyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]Action{}
+		for _, d := range diffs {
+			out[d.Ref.Name] = d.Action
+		}
+		return out
+	}
+	unchanged := map[string]Action{"one": ActionUnchanged, "two": ActionUnchanged}
+	if d := cmp.Diff(unchanged, actions()); d != "" {
+		t.Fatalf("first Diff (-want +got):\n%s", d)
+	}
+	if n := counter.dryRuns(); n != 2 {
+		t.Errorf("first Diff made %d dry-runs, want 2", n)
+	}
+	counter.reset()
+	if d := cmp.Diff(unchanged, actions()); d != "" {
+		t.Fatalf("second Diff (-want +got):\n%s", d)
+	}
+	if n := counter.dryRuns(); n != 0 {
+		t.Errorf("second Diff of unchanged objects made %d dry-runs, want 0: %s", n, counter)
+	}
+
+	cm := get(t, "v1", "ConfigMap", ns, "two")
+	_ = unstructured.SetNestedField(cm.Object, "edited", "data", "mode")
+	if err := env.Client.Update(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	counter.reset()
+	if d := cmp.Diff(map[string]Action{"one": ActionUnchanged, "two": ActionConfigured}, actions()); d != "" {
+		t.Errorf("Diff after an edit (-want +got):\n%s", d)
+	}
+	if n := counter.dryRuns(); n != 1 {
+		t.Errorf("Diff after an edit of one object made %d dry-runs, want 1", n)
+	}
 }

@@ -102,7 +102,7 @@ func (r *Reconciler) reconcileDrift(ctx context.Context, s *scope, h *rel.Releas
 		runtime.Delete(obj, DriftedCondition)
 		return nil
 	}
-	m := &ssa.Manager{Client: c, FieldManager: release.FieldManager()}
+	m := &ssa.Manager{Client: c, FieldManager: release.FieldManager(), Cache: r.driftCacheFor(obj)}
 	opts := ssa.ApplyOptions{Ignore: dd.Ignore}
 	diffs, _, diffErr := m.Diff(ctx, desired, opts)
 	drifts := driftOf(diffs, desired)
@@ -143,6 +143,34 @@ func (r *Reconciler) reconcileDrift(ctx context.Context, s *scope, h *rel.Releas
 	runtime.MarkFalse(obj, DriftedCondition, DriftCorrectedReason, "%s", done)
 	r.eventfMD(obj, md, runtime.SeverityInfo, DriftCorrectedReason, "%s", done)
 	return detectErr
+}
+
+// driftCacheFor returns the cache of drift detection for obj's cluster:
+// the controller's own one, or none for a remote cluster (spec.kubeConfig),
+// whose objects are dry-run at every check.
+func (r *Reconciler) driftCacheFor(obj *helmv2.HelmRelease) *ssa.Cache {
+	if obj.Spec.KubeConfig != nil {
+		return nil
+	}
+	return r.localDriftCache()
+}
+
+func (r *Reconciler) localDriftCache() *ssa.Cache {
+	r.driftOnce.Do(func() { r.driftCache = ssa.NewCache() })
+	return r.driftCache
+}
+
+// forgetDrift drops what drift detection remembers of the objects of
+// obj's inventory, once they are uninstalled.
+func (r *Reconciler) forgetDrift(obj *helmv2.HelmRelease) {
+	if obj.Spec.KubeConfig != nil {
+		return
+	}
+	cache := r.localDriftCache()
+	refs, _ := ssa.InventoryRefs(obj.Status.Inventory)
+	for _, ref := range refs {
+		cache.Forget(ref)
+	}
 }
 
 // localMapper is the controller's own REST mapper when the release is in

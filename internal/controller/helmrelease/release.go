@@ -283,6 +283,7 @@ func (r *Reconciler) runRemediationUninstall(s *scope, last *rel.Release) {
 		r.eventfMD(obj, md, runtime.SeverityError, helmv2.UninstallFailedReason, "%s", msg)
 		return
 	}
+	r.forgetDrift(obj)
 	obj.Status.Inventory = nil
 	msg := fmt.Sprintf("Helm uninstall succeeded for failed release %s with chart %s", fullName(last), chartOf(last))
 	runtime.MarkTrue(obj, helmv2.RemediatedCondition, helmv2.UninstallSucceededReason, "%s", msg)
