@@ -95,6 +95,10 @@ func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured, o
 	return diffs, changed, nil
 }
 
+// maxDiffReads bounds the reads of one object by Diff when it keeps
+// changing between its read and its dry-run.
+const maxDiffReads = 3
+
 func (m *Manager) diffOne(ctx context.Context, it *item, crds map[schema.GroupKind]bool, namespaces map[string]bool) (ObjectDiff, error) {
 	d := ObjectDiff{Ref: it.ref}
 	if excluded(it.obj.GetLabels(), it.obj.GetAnnotations()) {
@@ -120,6 +124,19 @@ func (m *Manager) diffOne(ctx context.Context, it *item, crds map[schema.GroupKi
 		return d, nil
 	}
 	dry, err := m.applyObject(ctx, withLiveValues(it.obj, it.live, it.ignore), true, false)
+	for reads := 1; err == nil && it.live != nil && dry.GetResourceVersion() != it.live.GetResourceVersion() && reads < maxDiffReads; reads++ {
+		// The object changed between the read and the dry-run (its
+		// controller wrote its status, say): compare with the new one.
+		it.live, it.liveMeta, it.liveKnown = nil, nil, false
+		if err := m.readLive(ctx, it); err != nil {
+			return d, err
+		}
+		if it.decided {
+			d.Action = it.action
+			return d, nil
+		}
+		dry, err = m.applyObject(ctx, withLiveValues(it.obj, it.live, it.ignore), true, false)
+	}
 	switch {
 	case err != nil && namespaces[it.ref.Namespace] && isNamespaceNotFound(err, it.ref.Namespace):
 		return m.created(d, it.obj)

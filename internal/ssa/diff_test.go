@@ -1,13 +1,18 @@
 package ssa
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 func TestDiffMasksSecretsAndChangesNothing(t *testing.T) {
@@ -162,5 +167,50 @@ data: {mode: a}
 	}
 	if n := counter.dryRuns(); n != 1 {
 		t.Errorf("Diff after an edit of one object made %d dry-runs, want 1", n)
+	}
+}
+
+// An object that another writer changes between Diff's read and its
+// dry-run (as a controller writes a status or an annotation) is read
+// again, so that the other writer's change does not show as a difference.
+func TestDiffReadsAgainAnObjectChangedMeanwhile(t *testing.T) {
+	ctx := ctxFor(t)
+	ns := env.Namespace(t)
+	applier, _ := newManager(t)
+	docs := fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: raced, namespace: %s}\ndata: {mode: a}\n", ns)
+	if _, err := applier.Apply(ctx, objects(t, docs), ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripper(func(r *http.Request) (*http.Response, error) {
+			resp, err := rt.RoundTrip(r)
+			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/configmaps/raced") {
+				once.Do(func() {
+					cm := get(t, "v1", "ConfigMap", ns, "raced")
+					cm.SetAnnotations(map[string]string{"other-controller/seen": "yes"})
+					if err := env.Client.Update(context.Background(), cm, client.FieldOwner("other-controller")); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			return resp, err
+		})
+	})
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(c, "kustomize-controller", KustomizationOwner("apps", "flux-system"))
+	diffs, changed, err := m.Diff(ctx, objects(t, docs), ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed || len(diffs) != 1 || diffs[0].Action != ActionUnchanged {
+		t.Errorf("Diff %+v, want the ConfigMap unchanged", diffs)
+	}
+	if get(t, "v1", "ConfigMap", ns, "raced").GetAnnotations()["other-controller/seen"] != "yes" {
+		t.Error("the other writer's change did not happen during the Diff")
 	}
 }
