@@ -50,22 +50,10 @@ func Objects(h *rel.Release, mapper apimeta.RESTMapper) ([]*unstructured.Unstruc
 	if h == nil {
 		return nil, nil
 	}
-	docs := releaseutil.SplitManifests(h.Manifest)
-	keys := make([]string, 0, len(docs))
-	for k := range docs {
-		keys = append(keys, k)
-	}
-	// SplitManifests names the documents manifest-0, manifest-1, ...
-	sort.Slice(keys, func(i, j int) bool {
-		if len(keys[i]) != len(keys[j]) {
-			return len(keys[i]) < len(keys[j])
-		}
-		return keys[i] < keys[j]
-	})
 	var out []*unstructured.Unstructured
-	for _, k := range keys {
+	for _, doc := range splitDocuments(h.Manifest) {
 		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(docs[k]), &u.Object); err != nil {
+		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
 			return nil, fmt.Errorf("manifest of release %s/%s.v%d: %w", h.Namespace, h.Name, h.Version, err)
 		}
 		if len(u.Object) == 0 || u.GetKind() == "" {
@@ -78,6 +66,27 @@ func Objects(h *rel.Release, mapper apimeta.RESTMapper) ([]*unstructured.Unstruc
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+// splitDocuments returns the YAML documents of data in their order.
+func splitDocuments(data string) []string {
+	docs := releaseutil.SplitManifests(data)
+	keys := make([]string, 0, len(docs))
+	for k := range docs {
+		keys = append(keys, k)
+	}
+	// SplitManifests names the documents manifest-0, manifest-1, ...
+	sort.Slice(keys, func(i, j int) bool {
+		if len(keys[i]) != len(keys[j]) {
+			return len(keys[i]) < len(keys[j])
+		}
+		return keys[i] < keys[j]
+	})
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = docs[k]
+	}
+	return out
 }
 
 func setHelmMetadata(u *unstructured.Unstructured, h *rel.Release) {
@@ -125,7 +134,7 @@ func CRDObjects(h *rel.Release) ([]*unstructured.Unstructured, error) {
 	}
 	var out []*unstructured.Unstructured
 	for _, crd := range h.Chart.CRDObjects() {
-		for _, doc := range releaseutil.SplitManifests(string(crd.File.Data)) {
+		for _, doc := range splitDocuments(string(crd.File.Data)) {
 			u := &unstructured.Unstructured{}
 			if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
 				return nil, fmt.Errorf("%s of chart %s: %w", crd.Filename, h.Chart.Name(), err)
