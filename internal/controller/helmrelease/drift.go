@@ -8,7 +8,9 @@ import (
 
 	rel "helm.sh/helm/v4/pkg/release/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
 	"github.com/gotk-dev/gotk/internal/helm/release"
@@ -68,8 +70,8 @@ func (d drifted) String() string {
 // nothing is written. It goes through the identity of the Helm actions
 // (the impersonated service account, or spec.kubeConfig). Fields of the
 // ignore rules, objects labelled or annotated
-// helm.toolkit.fluxcd.io/driftDetection: disabled, status and fields
-// that others added are left out.
+// helm.toolkit.fluxcd.io/driftDetection: disabled (in the chart or in the
+// cluster), status and fields that others added are left out.
 //
 // In warn mode a drift sets Drifted and records a DriftDetected warning
 // when it is new or different; in enabled mode the drifted and missing
@@ -105,7 +107,7 @@ func (r *Reconciler) reconcileDrift(ctx context.Context, s *scope, h *rel.Releas
 	m := &ssa.Manager{Client: c, FieldManager: release.FieldManager(), Cache: r.driftCacheFor(obj)}
 	opts := ssa.ApplyOptions{Ignore: dd.Ignore}
 	diffs, _, diffErr := m.Diff(ctx, desired, opts)
-	drifts := driftOf(diffs, desired)
+	drifts := excludeLive(ctx, c, driftOf(diffs, desired))
 	var detectErr error
 	if diffErr != nil {
 		detectErr = runtime.Failed(DriftDetectionFailedReason, fmt.Errorf("drift detection of release %s: %w", fullName(h), diffErr))
@@ -211,6 +213,26 @@ func driftOf(diffs []ssa.ObjectDiff, desired []*unstructured.Unstructured) []dri
 				out = append(out, drifted{ref: d.Ref, obj: o, changes: changes})
 			}
 		}
+	}
+	return out
+}
+
+// excludeLive drops the drifted objects that carry
+// helm.toolkit.fluxcd.io/driftDetection: disabled in the cluster (set with
+// kubectl rather than in the chart). Only drifted objects are read again,
+// by their metadata.
+func excludeLive(ctx context.Context, c client.Client, drifts []drifted) []drifted {
+	out := drifts[:0]
+	for _, d := range drifts {
+		if !d.missing {
+			live := &metav1.PartialObjectMetadata{}
+			live.SetGroupVersionKind(d.ref.GroupVersionKind())
+			err := c.Get(ctx, client.ObjectKey{Namespace: d.ref.Namespace, Name: d.ref.Name}, live)
+			if err == nil && release.ExcludedMeta(live.Labels, live.Annotations, helmv2.DriftDetectionMetadataKey, helmv2.DriftDetectionDisabledValue) {
+				continue
+			}
+		}
+		out = append(out, d)
 	}
 	return out
 }

@@ -205,8 +205,9 @@ func TestDriftCorrected(t *testing.T) {
 }
 
 // In warn mode a change is reported (Drifted True, a DriftDetected
-// warning, Secret values masked) and left as it is; once it is undone,
-// Drifted goes away.
+// warning, Secret values masked) and left as it is; an object annotated
+// helm.toolkit.fluxcd.io/driftDetection: disabled in the cluster is left
+// out; once the changes are undone, Drifted goes away.
 func TestDriftOnlyReportedInWarnMode(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t)
@@ -248,6 +249,14 @@ func TestDriftOnlyReportedInWarnMode(t *testing.T) {
 	}
 	if !runtime.IsReady(obj) {
 		t.Errorf("not Ready in warn mode: %s", runtime.Message(obj, meta.ReadyCondition))
+	}
+
+	// Annotated in the cluster to be left out, the ConfigMap no longer
+	// counts; the Secret still does.
+	edit(t, configMap(t, ns, "web"), `{"metadata":{"annotations":{"helm.toolkit.fluxcd.io/driftDetection":"disabled"}}}`)
+	obj = reconcileNow(t, key)
+	if m := runtime.Message(obj, DriftedCondition); strings.Contains(m, "ConfigMap/") || !strings.Contains(m, "Secret/") {
+		t.Errorf("Drifted message %q, want the Secret only", m)
 	}
 
 	edit(t, configMap(t, ns, "web"), `{"data":{"greeting":"hello"}}`)

@@ -151,7 +151,13 @@ func CRDObjects(h *rel.Release) ([]*unstructured.Unstructured, error) {
 // Excluded reports whether the object carries key set to value as a
 // label or annotation, compared without regard to case.
 func Excluded(u *unstructured.Unstructured, key, value string) bool {
-	for _, m := range []map[string]string{u.GetAnnotations(), u.GetLabels()} {
+	return ExcludedMeta(u.GetLabels(), u.GetAnnotations(), key, value)
+}
+
+// ExcludedMeta reports whether labels or annotations have key set to
+// value, compared without regard to case.
+func ExcludedMeta(labels, annotations map[string]string, key, value string) bool {
+	for _, m := range []map[string]string{annotations, labels} {
 		if v, ok := m[key]; ok && strings.EqualFold(v, value) {
 			return true
 		}
