@@ -352,3 +352,44 @@ func TestDriftDetectionImpersonates(t *testing.T) {
 		t.Errorf("the ConfigMap was corrected despite the service account's rights: %v", cm.Data)
 	}
 }
+
+// A correction writes as Helm's field manager: a label it restored is
+// still Helm's, and the upgrade that drops the label from the release
+// removes it from the object.
+func TestDriftCorrectionLeavesFieldsToHelm(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t)
+	chartServer(t, ns, appChart("1.0.0"))
+	key := newRelease(t, ns, "web", "app", "1.0.0", func(o *helmv2.HelmRelease) {
+		o.Spec.CommonMetadata = &meta.CommonMetadata{Labels: map[string]string{"team": "a"}}
+		o.Spec.DriftDetection = &helmv2.DriftDetection{Mode: helmv2.DriftDetectionEnabled}
+	})
+	readyWith(t, key, "1.0.0")
+
+	edit(t, configMap(t, ns, "web"), `{"metadata":{"labels":{"team":"b"}}}`)
+	reconcileNow(t, key)
+	if cm := configMap(t, ns, "web"); cm.Labels["team"] != "a" {
+		t.Fatalf("label not restored: %v", cm.Labels)
+	}
+	waitEvent(t, ns, "web", helmv2.DriftDetectedReason, `/metadata/labels/team: "b" -> "a"`)
+
+	// Drift detection off, so that only the upgrade acts on the label.
+	update(t, key, func(o *helmv2.HelmRelease) {
+		o.Spec.CommonMetadata = nil
+		o.Spec.DriftDetection = nil
+	})
+	waitFor(t, key, func(o *helmv2.HelmRelease) bool {
+		return runtime.IsReady(o) && o.Status.ObservedGeneration == o.Generation && o.Status.History.Latest().Version == 2
+	})
+	if cm := configMap(t, ns, "web"); cm.Labels["team"] != "" {
+		t.Errorf("the upgrade that dropped the label left it: %v (managed fields %v)", cm.Labels, managers(cm.ManagedFields))
+	}
+}
+
+func managers(entries []metav1.ManagedFieldsEntry) []string {
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Manager+"/"+string(e.Operation))
+	}
+	return out
+}
