@@ -23,6 +23,11 @@ type ObjectDiff struct {
 	// apply, as YAML, with server-managed fields left out and Secret values
 	// masked. It is empty for unchanged and skipped objects.
 	Diff string
+	// Changes lists the fields that differ between the live object and
+	// the result of the apply, by JSON Pointer, with the same values the
+	// diff shows (Secret values masked). It is empty for created,
+	// unchanged and skipped objects.
+	Changes []FieldChange
 }
 
 // masked stands for a Secret value in a diff; a value that changes shows
@@ -42,6 +47,13 @@ const (
 // The dry-run does not see the fields an Override apply would take over
 // from kubectl, so a field that kubectl added shows as staying, though the
 // apply removes it.
+//
+// With a Cache, an object that the Cache vouches for (applied, or found
+// unchanged by an earlier Diff, with the same desired object, and not
+// changed in the cluster since but in its status) is unchanged without a
+// dry-run, and an object found unchanged is remembered, unless it has
+// fields that an apply would take over from kubectl first. Diff then costs
+// one read per object while nothing changes.
 func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) ([]ObjectDiff, bool, error) {
 	items, perr := m.prepare(objs, opts)
 	if perr != nil {
@@ -83,6 +95,10 @@ func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured, o
 	return diffs, changed, nil
 }
 
+// maxDiffReads bounds the reads of one object by Diff when it keeps
+// changing between its read and its dry-run.
+const maxDiffReads = 3
+
 func (m *Manager) diffOne(ctx context.Context, it *item, crds map[schema.GroupKind]bool, namespaces map[string]bool) (ObjectDiff, error) {
 	d := ObjectDiff{Ref: it.ref}
 	if excluded(it.obj.GetLabels(), it.obj.GetAnnotations()) {
@@ -103,7 +119,24 @@ func (m *Manager) diffOne(ctx context.Context, it *item, crds map[schema.GroupKi
 		d.Action = it.action
 		return d, nil
 	}
+	if it.live != nil && m.Cache.hit(it.ref, it.digest, it.live) {
+		d.Action = ActionUnchanged
+		return d, nil
+	}
 	dry, err := m.applyObject(ctx, withLiveValues(it.obj, it.live, it.ignore), true, false)
+	for reads := 1; err == nil && it.live != nil && dry.GetResourceVersion() != it.live.GetResourceVersion() && reads < maxDiffReads; reads++ {
+		// The object changed between the read and the dry-run (its
+		// controller wrote its status, say): compare with the new one.
+		it.live, it.liveMeta, it.liveKnown = nil, nil, false
+		if err := m.readLive(ctx, it); err != nil {
+			return d, err
+		}
+		if it.decided {
+			d.Action = it.action
+			return d, nil
+		}
+		dry, err = m.applyObject(ctx, withLiveValues(it.obj, it.live, it.ignore), true, false)
+	}
 	switch {
 	case err != nil && namespaces[it.ref.Namespace] && isNamespaceNotFound(err, it.ref.Namespace):
 		return m.created(d, it.obj)
@@ -119,8 +152,12 @@ func (m *Manager) diffOne(ctx context.Context, it *item, crds map[schema.GroupKi
 		return d, err
 	}
 	d.Action, d.Diff = ActionUnchanged, text
-	if text != "" {
+	switch {
+	case text != "":
 		d.Action = ActionConfigured
+		d.Changes = fieldChanges(before.Object, after.Object)
+	case !needsCleanup(it.live, m.FieldManager):
+		m.Cache.set(it.ref, it.digest, it.live)
 	}
 	return d, nil
 }

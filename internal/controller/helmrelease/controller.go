@@ -36,6 +36,7 @@ import (
 	"github.com/gotk-dev/gotk/internal/health"
 	"github.com/gotk-dev/gotk/internal/helm/release"
 	"github.com/gotk-dev/gotk/internal/runtime"
+	"github.com/gotk-dev/gotk/internal/ssa"
 )
 
 // Reconciler reconciles HelmRelease objects.
@@ -61,6 +62,12 @@ type Reconciler struct {
 
 	charts   chartCache
 	selector labels.Selector
+
+	// drift remembers the objects of the releases in the controller's
+	// cluster that drift detection found in sync, so that it dry-runs
+	// only those that changed since.
+	driftOnce  sync.Once
+	driftCache *ssa.Cache
 }
 
 // scope carries what the phases of one reconcile find.

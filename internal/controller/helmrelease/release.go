@@ -29,7 +29,8 @@ const RetriesExceededReason = "RetriesExceeded"
 const maxSteps = 6
 
 // reconcileRelease runs the actions that release.Next chooses until the
-// release is in sync, stalled, or an action failed. A failed install or
+// release is in sync (then compares it with the cluster, when drift
+// detection is on), stalled, or an action failed. A failed install or
 // upgrade is remediated in the same reconcile when the spec says so, and
 // the failure is returned so that the next attempt comes with backoff.
 func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) error {
@@ -97,7 +98,7 @@ func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) error {
 			obj.Status.ObservedPostRenderersDigest = runner.Render.PostRenderersDigest
 			obj.Status.ObservedCommonMetadataDigest = runner.Render.CommonMetadataDigest
 			r.markInSync(s, last)
-			return nil
+			return r.reconcileDrift(ctx, s, last)
 		case release.Stall:
 			return stalled(obj, errors.New(runtime.Message(obj, failedCondition(obj))))
 		case release.Unlock:
@@ -188,6 +189,9 @@ func (r *Reconciler) runRelease(ctx context.Context, s *scope, act release.Actio
 	if !obj.GetTest().Enable {
 		runtime.Delete(obj, helmv2.TestSuccessCondition)
 	}
+	if out != nil {
+		r.setInventory(s, out)
+	}
 	if out != nil && r.sharedWait(obj, obj.Status.LastAttemptedReleaseAction) {
 		// Applied; the objects are waited for by the shared watches, and
 		// Released says so until they are ready.
@@ -256,6 +260,9 @@ func (r *Reconciler) runRollback(s *scope, last *rel.Release) {
 		return
 	}
 	now, _ := s.runner.Last()
+	if now != nil {
+		r.setInventory(s, now)
+	}
 	msg := fmt.Sprintf("Helm rollback to previous release succeeded: release %s with chart %s", fullName(now), chartOf(now))
 	runtime.MarkTrue(obj, helmv2.RemediatedCondition, helmv2.RollbackSucceededReason, "%s", msg)
 	r.eventfMD(obj, md, runtime.SeverityInfo, helmv2.RollbackSucceededReason, "%s", msg)
@@ -274,17 +281,23 @@ func (r *Reconciler) runRemediationUninstall(s *scope, last *rel.Release) {
 		r.eventfMD(obj, md, runtime.SeverityError, helmv2.UninstallFailedReason, "%s", msg)
 		return
 	}
+	r.forgetDrift(obj)
+	obj.Status.Inventory = nil
 	msg := fmt.Sprintf("Helm uninstall succeeded for failed release %s with chart %s", fullName(last), chartOf(last))
 	runtime.MarkTrue(obj, helmv2.RemediatedCondition, helmv2.UninstallSucceededReason, "%s", msg)
 	r.eventfMD(obj, md, runtime.SeverityInfo, helmv2.UninstallSucceededReason, "%s", msg)
 }
 
 // markInSync records a release in sync: Released True (as a previous
-// reconcile or the adoption of an existing release found it).
+// reconcile or the adoption of an existing release found it), and its
+// history and inventory when the release is another than they show.
 func (r *Reconciler) markInSync(s *scope, last *rel.Release) {
 	obj := s.obj
 	if len(obj.Status.History) == 0 || obj.Status.History.Latest().Version != last.Version {
 		_ = r.syncHistory(s)
+		r.setInventory(s, last)
+	} else if obj.Status.Inventory == nil {
+		r.setInventory(s, last)
 	}
 	obj.Status.ClearFailures()
 	if !runtime.IsTrue(obj, helmv2.ReleasedCondition) {

@@ -256,6 +256,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, obj *helmv2.HelmReleas
 			}
 			r.eventf(obj, runtime.SeverityInfo, helmv2.UninstallSucceededReason,
 				"Helm uninstall succeeded for release %s with chart %s", fullName(last), chartOf(last))
+			r.forgetDrift(obj)
 		}
 	}
 	if err := r.deleteOwnHelmChart(ctx, obj); err != nil {
