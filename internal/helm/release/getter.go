@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 )
 
 // Getter is the RESTClientGetter that every Helm action of one
@@ -76,6 +77,9 @@ func newConfiguration(g *Getter, storageNamespace string, log *slog.Logger) (*ac
 	}
 	if kc, ok := cfg.KubeClient.(*kube.Client); ok {
 		kc.Namespace = g.namespace
+		if f, ok := kc.Factory.(cmdutil.Factory); ok {
+			kc.Factory = &factory{Factory: f, host: g.config.Host}
+		}
 	}
 	cfg.SetHookOutputFunc(func(_, _, _ string) io.Writer { return io.Discard })
 	return cfg, nil
