@@ -155,7 +155,9 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("controller idle: VmRSS %s\n", harness.MiB(idle))
+	anon, _ := harness.ProcStatus(pid, "RssAnon")
+	file, _ := harness.ProcStatus(pid, "RssFile")
+	fmt.Printf("controller idle: VmRSS %s (anonymous %s, file pages %s)\n", harness.MiB(idle), harness.MiB(anon), harness.MiB(file))
 
 	helmRepo := &sourcev1.HelmRepository{
 		ObjectMeta: metav1.ObjectMeta{Name: "charts", Namespace: repoNS},

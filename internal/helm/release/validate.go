@@ -23,10 +23,19 @@ import (
 // server since Kubernetes 1.27 supports. Its cache lives as long as one
 // validator, which is one build. Only the answer "supported" is kept: it
 // does not change while a server runs, and a kind that is not known yet
-// (a CRD the chart itself installs) is looked up again next time.
+// (a CRD the chart itself installs) is looked up again next time. The
+// actions that start together (a controller starting on many releases)
+// look a kind up one at a time, so that the first answer serves the
+// others rather than each decoding the same document at once.
 var fieldValidation supportCache
 
-type supportCache struct{ supported sync.Map }
+type supportCache struct{ kinds sync.Map }
+
+// supportEntry is what is known of one kind of one cluster.
+type supportEntry struct {
+	mu        sync.Mutex
+	supported bool
+}
 
 // factory is the kubectl factory of one Helm configuration, with the
 // validator that consults fieldValidation first.
@@ -56,8 +65,11 @@ type sharedVerifier struct {
 }
 
 func (v *sharedVerifier) HasSupport(gvk schema.GroupVersionKind) error {
-	key := v.factory.host + " " + gvk.String()
-	if _, ok := fieldValidation.supported.Load(key); ok {
+	e, _ := fieldValidation.kinds.LoadOrStore(v.factory.host+" "+gvk.String(), &supportEntry{})
+	entry := e.(*supportEntry)
+	entry.mu.Lock()
+	defer entry.mu.Unlock()
+	if entry.supported {
 		return nil
 	}
 	v.once.Do(func() {
@@ -80,8 +92,6 @@ func (v *sharedVerifier) HasSupport(gvk schema.GroupVersionKind) error {
 		return v.err
 	}
 	err := v.inner.HasSupport(gvk)
-	if err == nil {
-		fieldValidation.supported.Store(key, true)
-	}
+	entry.supported = err == nil
 	return err
 }
