@@ -17,6 +17,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -57,6 +58,7 @@ type config struct {
 	heapProfile string
 	cpuProfile  string
 	cpuSeconds  int
+	apiProfile  string
 	timeout     time.Duration
 }
 
@@ -76,6 +78,7 @@ func main() {
 	flag.StringVar(&c.heapProfile, "heapprofile", "", "the controller's heap profiles into FILE.ready (all installed) and FILE.upgraded; go tool pprof reads them")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "the controller's CPU profiles into FILE.install and FILE.upgrade, each of -cpuprofile-seconds from the phase's start")
 	flag.IntVar(&c.cpuSeconds, "cpuprofile-seconds", 30, "length of each -cpuprofile")
+	flag.StringVar(&c.apiProfile, "apiserver-profile", "", "kube-apiserver's CPU profiles into FILE.install and FILE.upgrade, of -cpuprofile-seconds each")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "give up on a phase after this long")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
@@ -181,7 +184,7 @@ func run(c config) error {
 
 	// Phase 1: install.
 	phase := newPhase(env.Config, ctrlProc)
-	stopCPU := cpuProfile(c, ctrlProc, "install")
+	stopCPU := cpuProfile(c, ctrlProc, env.Config, "install")
 	watchCtx, stopWatch := context.WithTimeout(ctx, c.timeout)
 	defer stopWatch()
 	installed := watchAll(watchCtx, cl, c.count, func(hr *helmv2.HelmRelease) bool {
@@ -217,7 +220,7 @@ func run(c config) error {
 	// Phase 2: a change of spec.values on every HelmRelease.
 	harness.ResetPeak(pid)
 	phase = newPhase(env.Config, ctrlProc)
-	stopCPU = cpuProfile(c, ctrlProc, "upgrade")
+	stopCPU = cpuProfile(c, ctrlProc, env.Config, "upgrade")
 	upgraded := watchAll(watchCtx, cl, c.count, func(hr *helmv2.HelmRelease) bool {
 		latest := hr.Status.History.Latest()
 		return runtime.IsReady(hr) && hr.Status.ObservedGeneration == hr.Generation &&
@@ -298,12 +301,24 @@ func (p *phase) report(name string) error {
 	return nil
 }
 
-// cpuProfile starts the controller's CPU profile of phase when asked for.
-func cpuProfile(c config, ctrl *harness.Controller, phase string) func() error {
-	if c.cpuProfile == "" {
-		return func() error { return nil }
+// cpuProfile starts the CPU profiles of phase that were asked for, the
+// controller's and kube-apiserver's, and returns a function that waits
+// for them.
+func cpuProfile(c config, ctrl *harness.Controller, api *rest.Config, phase string) func() error {
+	var waits []func() error
+	if c.cpuProfile != "" {
+		waits = append(waits, ctrl.CPUProfile(c.cpuProfile+"."+phase, c.cpuSeconds))
 	}
-	return ctrl.CPUProfile(c.cpuProfile+"."+phase, c.cpuSeconds)
+	if c.apiProfile != "" {
+		waits = append(waits, harness.APIServerProfile(api, c.apiProfile+"."+phase, c.cpuSeconds))
+	}
+	return func() error {
+		var errs []error
+		for _, w := range waits {
+			errs = append(errs, w())
+		}
+		return errors.Join(errs...)
+	}
 }
 
 // result is when the last HelmRelease was seen done.

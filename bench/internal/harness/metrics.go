@@ -2,8 +2,11 @@ package harness
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -131,4 +134,37 @@ func FormatCounts(m map[string]float64) string {
 		parts[i] = fmt.Sprintf("%s=%v", k, m[k])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// APIServerProfile starts a CPU profile of kube-apiserver (its
+// /debug/pprof/profile) of the given length into path, and returns a
+// function that waits for it.
+func APIServerProfile(cfg *rest.Config, path string, seconds int) func() error {
+	done := make(chan error, 1)
+	go func() {
+		hc, err := rest.HTTPClientFor(cfg)
+		if err != nil {
+			done <- err
+			return
+		}
+		url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(cfg.Host, "/"), seconds)
+		resp, err := hc.Get(url)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			done <- fmt.Errorf("kube-apiserver profile: %s", resp.Status)
+			return
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		done <- errors.Join(err, f.Close())
+	}()
+	return func() error { return <-done }
 }
