@@ -18,15 +18,10 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +37,7 @@ import (
 
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
+	"github.com/gotk-dev/gotk/bench/internal/harness"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/testenv"
 )
@@ -80,12 +76,8 @@ func run(c config) error {
 	}
 	defer os.RemoveAll(work)
 	if c.controller == "" {
-		c.controller = filepath.Join(work, "gotk-controller")
-		build := exec.Command("go", "build", "-o", c.controller, "./cmd/gotk-controller")
-		build.Dir = testenv.RepoRoot()
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build gotk-controller: %w", err)
+		if c.controller, err = harness.BuildController(work); err != nil {
+			return err
 		}
 	}
 
@@ -115,15 +107,18 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	proc, err := startController(c, env, work)
+	kubeconfig, err := env.Kubeconfig(work)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		_ = proc.Process.Signal(os.Interrupt)
-		_ = proc.Wait()
-	}()
-	pid := proc.Process.Pid
+	opts := harness.ControllerOptions{Binary: c.controller, Kubeconfig: kubeconfig, Controllers: "source", Work: work,
+		Concurrent: c.concurrent, Logs: c.logs}
+	proc, err := harness.StartController(opts)
+	if err != nil {
+		return err
+	}
+	defer proc.Stop()
+	pid := proc.Pid
 
 	const ns = "bench"
 	if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
@@ -131,15 +126,15 @@ func run(c config) error {
 	}
 	// Idle: the controller started, its caches synced, nothing to do.
 	time.Sleep(5 * time.Second)
-	idle, err := procStatus(pid, "VmRSS")
+	idle, err := harness.ProcStatus(pid, "VmRSS")
 	if err != nil {
 		return err
 	}
-	idleHWM, _ := procStatus(pid, "VmHWM")
-	fmt.Printf("controller idle: VmRSS %s (VmHWM %s)\n", mib(idle), mib(idleHWM))
+	idleHWM, _ := harness.ProcStatus(pid, "VmHWM")
+	fmt.Printf("controller idle: VmRSS %s (VmHWM %s)\n", harness.MiB(idle), harness.MiB(idleHWM))
 
 	// Phase 1: the HelmRepository downloads and stores the index.
-	resetPeak(pid)
+	harness.ResetPeak(pid)
 	repo := &sourcev1.HelmRepository{
 		ObjectMeta: metav1.ObjectMeta{Name: "bench", Namespace: ns},
 		Spec:       sourcev1.HelmRepositorySpec{URL: srv.URL, Interval: metav1.Duration{Duration: time.Hour}, Timeout: &metav1.Duration{Duration: 5 * time.Minute}},
@@ -148,7 +143,7 @@ func run(c config) error {
 	if err := cl.Create(ctx, repo); err != nil {
 		return err
 	}
-	if err := poll(10*time.Minute, 100*time.Millisecond, func() (bool, error) {
+	if err := harness.Poll(10*time.Minute, 100*time.Millisecond, func() (bool, error) {
 		if err := cl.Get(ctx, client.ObjectKeyFromObject(repo), repo); err != nil {
 			return false, err
 		}
@@ -160,20 +155,20 @@ func run(c config) error {
 		return fmt.Errorf("HelmRepository not Ready: %w", err)
 	}
 	repoTime := time.Since(start)
-	repoPeak, _ := procStatus(pid, "VmHWM")
-	repoRSS, _ := procStatus(pid, "VmRSS")
+	repoPeak, _ := harness.ProcStatus(pid, "VmHWM")
+	repoRSS, _ := harness.ProcStatus(pid, "VmRSS")
 	fmt.Printf("HelmRepository Ready after %s (artifact %s, %.1f MB): peak VmHWM %s (idle + %s), VmRSS after %s\n",
 		repoTime.Round(time.Millisecond), repo.Status.Artifact.Revision[:19], float64(artifactSize(repo))/1e6,
-		mib(repoPeak), mib(repoPeak-idle), mib(repoRSS))
+		harness.MiB(repoPeak), harness.MiB(repoPeak-idle), harness.MiB(repoRSS))
 
 	// Phase 2: N HelmCharts on that repository.
-	resetPeak(pid)
+	harness.ResetPeak(pid)
 	names := make([]string, c.count)
 	for i := range names {
 		names[i] = chartName(i)
 	}
 	start = time.Now()
-	if err := parallel(names, 8, func(name string) error {
+	if err := harness.Parallel(names, 8, func(name string) error {
 		return cl.Create(ctx, &sourcev1.HelmChart{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 			Spec: sourcev1.HelmChartSpec{Chart: name, Version: "*", Interval: metav1.Duration{Duration: time.Hour},
@@ -183,7 +178,7 @@ func run(c config) error {
 		return err
 	}
 	want := newestVersion(c.versions)
-	if err := poll(15*time.Minute, 250*time.Millisecond, func() (bool, error) {
+	if err := harness.Poll(15*time.Minute, 250*time.Millisecond, func() (bool, error) {
 		list := &sourcev1.HelmChartList{}
 		if err := cl.List(ctx, list, client.InNamespace(ns)); err != nil {
 			return false, err
@@ -200,16 +195,16 @@ func run(c config) error {
 		return fmt.Errorf("HelmCharts not Ready: %w", err)
 	}
 	chartsTime := time.Since(start)
-	chartsPeak, _ := procStatus(pid, "VmHWM")
-	chartsRSS, _ := procStatus(pid, "VmRSS")
+	chartsPeak, _ := harness.ProcStatus(pid, "VmHWM")
+	chartsRSS, _ := harness.ProcStatus(pid, "VmRSS")
 	fmt.Printf("%d HelmCharts Ready after %s: peak VmHWM %s (idle + %s), VmRSS after %s\n",
-		c.count, chartsTime.Round(time.Millisecond), mib(chartsPeak), mib(chartsPeak-idle), mib(chartsRSS))
+		c.count, chartsTime.Round(time.Millisecond), harness.MiB(chartsPeak), harness.MiB(chartsPeak-idle), harness.MiB(chartsRSS))
 
 	// Phase 3: every chart reconciled again with nothing changed.
-	resetPeak(pid)
+	harness.ResetPeak(pid)
 	stamp := time.Now().Format(time.RFC3339Nano)
 	start = time.Now()
-	if err := parallel(names, 8, func(name string) error {
+	if err := harness.Parallel(names, 8, func(name string) error {
 		o := &sourcev1.HelmChart{}
 		if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, o); err != nil {
 			return err
@@ -223,7 +218,7 @@ func run(c config) error {
 	}); err != nil {
 		return err
 	}
-	if err := poll(15*time.Minute, 250*time.Millisecond, func() (bool, error) {
+	if err := harness.Poll(15*time.Minute, 250*time.Millisecond, func() (bool, error) {
 		list := &sourcev1.HelmChartList{}
 		if err := cl.List(ctx, list, client.InNamespace(ns)); err != nil {
 			return false, err
@@ -239,9 +234,9 @@ func run(c config) error {
 		return fmt.Errorf("requested reconciles not handled: %w", err)
 	}
 	againTime := time.Since(start)
-	againPeak, _ := procStatus(pid, "VmHWM")
+	againPeak, _ := harness.ProcStatus(pid, "VmHWM")
 	fmt.Printf("%d HelmCharts reconciled again (nothing changed) after %s: peak VmHWM %s (idle + %s)\n",
-		c.count, againTime.Round(time.Millisecond), mib(againPeak), mib(againPeak-idle))
+		c.count, againTime.Round(time.Millisecond), harness.MiB(againPeak), harness.MiB(againPeak-idle))
 	fmt.Printf("HTTP requests to the chart repository: %d\n", served.Load())
 	return nil
 }
@@ -345,141 +340,4 @@ func artifactSize(repo *sourcev1.HelmRepository) int64 {
 		return 0
 	}
 	return *repo.Status.Artifact.Size
-}
-
-// startController runs gotk-controller with the source controller alone
-// and waits until its metrics endpoint answers.
-func startController(c config, env *testenv.Env, work string) (*exec.Cmd, error) {
-	kubeconfig, err := env.Kubeconfig(work)
-	if err != nil {
-		return nil, err
-	}
-	ports, err := freePorts(3)
-	if err != nil {
-		return nil, err
-	}
-	storage := "127.0.0.1:" + ports[0]
-	metrics := "127.0.0.1:" + ports[1]
-	args := []string{
-		"--kubeconfig=" + kubeconfig, "--controllers=source",
-		"--storage-path=" + filepath.Join(work, "storage"), "--storage-addr=" + storage, "--storage-adv-addr=" + storage,
-		"--metrics-addr=" + metrics, "--health-addr=127.0.0.1:" + ports[2], "--log-level=error", "--log-encoding=console",
-	}
-	if c.concurrent > 0 {
-		args = append(args, "--concurrent="+strconv.Itoa(c.concurrent))
-	}
-	cmd := exec.Command(c.controller, args...)
-	cmd.Env = append(os.Environ(), "TMPDIR="+work)
-	if c.logs != "" {
-		f, err := os.Create(c.logs)
-		if err != nil {
-			return nil, err
-		}
-		cmd.Stdout, cmd.Stderr = f, f
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	url := "http://" + metrics + "/metrics"
-	err = poll(time.Minute, 100*time.Millisecond, func() (bool, error) {
-		resp, err := http.Get(url)
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
-	if err != nil {
-		_ = cmd.Process.Kill()
-		return nil, fmt.Errorf("gotk-controller did not start: %w", err)
-	}
-	return cmd, nil
-}
-
-// procStatus reads a "kB" field of /proc/<pid>/status, in bytes.
-func procStatus(pid int, field string) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
-}
-
-// resetPeak resets VmHWM of pid to its current RSS.
-func resetPeak(pid int) {
-	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0o200); err != nil {
-		fmt.Fprintf(os.Stderr, "bench: cannot reset the peak RSS (%v): peaks include the phases before\n", err)
-	}
-}
-
-func mib(b int64) string { return fmt.Sprintf("%d MiB", b>>20) }
-
-func poll(timeout, interval time.Duration, cond func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := cond()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s", timeout)
-		}
-		time.Sleep(interval)
-	}
-}
-
-// parallel runs fn over items with at most n at once and returns the
-// first error.
-func parallel(items []string, n int, fn func(string) error) error {
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	var once sync.Once
-	var first error
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(items) {
-					return
-				}
-				if err := fn(items[i]); err != nil {
-					once.Do(func() { first = fmt.Errorf("%s: %w", items[i], err) })
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return first
-}
-
-func freePorts(n int) ([]string, error) {
-	var ports []string
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln)
-		ports = append(ports, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
-	}
-	return ports, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/kube"
+	"helm.sh/helm/v4/pkg/storage"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 )
 
 // Getter is the RESTClientGetter that every Helm action of one
@@ -74,9 +76,21 @@ func newConfiguration(g *Getter, storageNamespace string, log *slog.Logger) (*ac
 	if err := cfg.Init(g, storageNamespace, "secret"); err != nil {
 		return nil, fmt.Errorf("helm configuration: %w", err)
 	}
-	if kc, ok := cfg.KubeClient.(*kube.Client); ok {
-		kc.Namespace = g.namespace
+	kc, ok := cfg.KubeClient.(*kube.Client)
+	if !ok {
+		return nil, fmt.Errorf("helm configuration: unexpected Kubernetes client %T", cfg.KubeClient)
 	}
+	kc.Namespace = g.namespace
+	if f, ok := kc.Factory.(cmdutil.Factory); ok {
+		kc.Factory = &factory{Factory: f, host: g.config.Host}
+	}
+	cs, err := kc.Factory.KubernetesClientSet()
+	if err != nil {
+		return nil, fmt.Errorf("helm configuration: %w", err)
+	}
+	store := newSecretStore(cs.CoreV1().Secrets(storageNamespace))
+	store.SetLogger(log.Handler())
+	cfg.Releases = storage.Init(store)
 	cfg.SetHookOutputFunc(func(_, _, _ string) io.Writer { return io.Discard })
 	return cfg, nil
 }

@@ -1,0 +1,448 @@
+// Command helmrelease measures the HelmRelease reconciler on the control
+// plane users run: kube-apiserver and etcd, kube-controller-manager,
+// kube-scheduler and a kwok node (internal/localcluster), so that the
+// Deployments of the releases really become Available. One HelmRepository
+// serves a small chart (a ServiceAccount, a Service and a Deployment with
+// 0 replicas) over HTTP on loopback; N HelmReleases, each in its own
+// namespace with driftDetection.mode: enabled, install it, then upgrade
+// after a change of spec.values on every one of them. gotk-controller runs
+// as its own process with --controllers=source,helm, so that its memory
+// is its own.
+//
+// It reports the time from the first creation until all are Ready, the
+// time from the values change until all have upgraded, the controller's
+// peak RSS, the CPU time of the controller, kube-apiserver and etcd, and
+// the requests by verb. See bench/README.md for the commands and figures.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"helm.sh/helm/v4/pkg/chart/common"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	repo "helm.sh/helm/v4/pkg/repo/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
+	"github.com/gotk-dev/gotk/api/meta"
+	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
+	"github.com/gotk-dev/gotk/bench/internal/harness"
+	"github.com/gotk-dev/gotk/internal/localcluster"
+	"github.com/gotk-dev/gotk/internal/runtime"
+)
+
+type config struct {
+	count       int
+	controller  string
+	concurrent  int
+	qps, burst  int
+	kcmQPS      int
+	logs        string
+	heapProfile string
+	cpuProfile  string
+	cpuSeconds  int
+	apiProfile  string
+	timeout     time.Duration
+}
+
+// benchLabel marks the bench's HelmReleases, which it watches across
+// namespaces.
+const benchLabel = "gotk.dev/bench"
+
+func main() {
+	var c config
+	flag.IntVar(&c.count, "n", 100, "HelmReleases, each in its own namespace")
+	flag.StringVar(&c.controller, "controller", "", "gotk-controller binary; built from ./cmd/gotk-controller when empty")
+	flag.IntVar(&c.concurrent, "concurrent", 0, "--concurrent of the controller; its default when 0")
+	flag.IntVar(&c.qps, "qps", 0, "--kube-api-qps of the controller; its default when 0")
+	flag.IntVar(&c.burst, "burst", 0, "--kube-api-burst of the controller; its default when 0")
+	flag.IntVar(&c.kcmQPS, "kcm-qps", 0, "--kube-api-qps of kube-controller-manager (burst twice that); its default (20) when 0")
+	flag.StringVar(&c.logs, "logs", "", "file for the controller's logs (discarded when empty)")
+	flag.StringVar(&c.heapProfile, "heapprofile", "", "the controller's heap profiles into FILE.ready (all installed) and FILE.upgraded; go tool pprof reads them")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "the controller's CPU profiles into FILE.install and FILE.upgrade, each of -cpuprofile-seconds from the phase's start")
+	flag.IntVar(&c.cpuSeconds, "cpuprofile-seconds", 30, "length of each -cpuprofile")
+	flag.StringVar(&c.apiProfile, "apiserver-profile", "", "kube-apiserver's CPU profiles into FILE.install and FILE.upgrade, of -cpuprofile-seconds each")
+	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "give up on a phase after this long")
+	flag.Parse()
+	ctrllog.SetLogger(logr.Discard())
+	if err := run(c); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(c config) error {
+	ctx := context.Background()
+	work, err := os.MkdirTemp("", "gotk-bench-helmrelease-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	if c.controller == "" {
+		if c.controller, err = harness.BuildController(work); err != nil {
+			return err
+		}
+	}
+
+	chartDir := filepath.Join(work, "charts")
+	if err := writeRepository(chartDir); err != nil {
+		return err
+	}
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		http.FileServer(http.Dir(chartDir)).ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+
+	opts := localcluster.Options{Dir: work}
+	if c.kcmQPS > 0 {
+		opts.ControllerManagerFlags = []string{"--kube-api-qps=" + strconv.Itoa(c.kcmQPS), "--kube-api-burst=" + strconv.Itoa(2*c.kcmQPS)}
+	}
+	cluster, err := localcluster.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer cluster.Stop()
+	env := cluster.Env
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst = 2000, 4000
+	cl, err := client.NewWithWatch(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		return err
+	}
+
+	ctrlProc, err := harness.StartController(harness.ControllerOptions{
+		Binary: c.controller, Kubeconfig: cluster.Kubeconfig, Controllers: "source,helm", Work: work,
+		Concurrent: c.concurrent, QPS: c.qps, Burst: c.burst, Logs: c.logs,
+		Pprof: c.heapProfile != "" || c.cpuProfile != "",
+	})
+	if err != nil {
+		return err
+	}
+	defer ctrlProc.Stop()
+	pid := ctrlProc.Pid
+	fmt.Printf("controller: %s --controllers=source,helm --concurrent=%d --kube-api-qps=%d --kube-api-burst=%d\n",
+		c.controller, c.concurrent, c.qps, c.burst)
+
+	const repoNS = "bench"
+	names := make([]string, c.count)
+	for i := range names {
+		names[i] = fmt.Sprintf("app-%04d", i)
+	}
+	if err := harness.Parallel(append([]string{repoNS}, names...), 32, func(name string) error {
+		return cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	}); err != nil {
+		return err
+	}
+	// Idle: caches synced, the namespaces there, nothing to reconcile.
+	time.Sleep(5 * time.Second)
+	idle, err := harness.ProcStatus(pid, "VmRSS")
+	if err != nil {
+		return err
+	}
+	anon, _ := harness.ProcStatus(pid, "RssAnon")
+	file, _ := harness.ProcStatus(pid, "RssFile")
+	fmt.Printf("controller idle: VmRSS %s (anonymous %s, file pages %s)\n", harness.MiB(idle), harness.MiB(anon), harness.MiB(file))
+
+	helmRepo := &sourcev1.HelmRepository{
+		ObjectMeta: metav1.ObjectMeta{Name: "charts", Namespace: repoNS},
+		Spec:       sourcev1.HelmRepositorySpec{URL: srv.URL, Interval: metav1.Duration{Duration: time.Hour}},
+	}
+	release := func(ns string) *helmv2.HelmRelease {
+		return &helmv2.HelmRelease{
+			ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns, Labels: map[string]string{benchLabel: "helmrelease"}},
+			Spec: helmv2.HelmReleaseSpec{
+				Interval: metav1.Duration{Duration: time.Hour},
+				Chart: &helmv2.HelmChartTemplate{Spec: helmv2.HelmChartTemplateSpec{
+					Chart: "app", Version: "1.x",
+					SourceRef: helmv2.CrossNamespaceObjectReference{Kind: sourcev1.HelmRepositoryKind, Name: helmRepo.Name, Namespace: repoNS},
+					Interval:  &metav1.Duration{Duration: time.Hour},
+				}},
+				DriftDetection: &helmv2.DriftDetection{Mode: helmv2.DriftDetectionEnabled},
+				Values:         &meta.JSON{Raw: []byte(`{"message":"hello"}`)},
+			},
+		}
+	}
+
+	// Phase 1: install.
+	phase := newPhase(env.Config, ctrlProc)
+	stopCPU := cpuProfile(c, ctrlProc, env.Config, "install")
+	watchCtx, stopWatch := context.WithTimeout(ctx, c.timeout)
+	defer stopWatch()
+	installed := watchAll(watchCtx, cl, c.count, func(hr *helmv2.HelmRelease) bool {
+		latest := hr.Status.History.Latest()
+		return runtime.IsReady(hr) && hr.Status.ObservedGeneration == hr.Generation && latest != nil && latest.Status == "deployed"
+	})
+	start := time.Now()
+	if err := cl.Create(ctx, helmRepo); err != nil {
+		return err
+	}
+	if err := harness.Parallel(names, 32, func(ns string) error { return cl.Create(ctx, release(ns)) }); err != nil {
+		return err
+	}
+	created := time.Since(start)
+	res := <-installed
+	if res.err != nil {
+		return res.err
+	}
+	fmt.Printf("install: %d HelmReleases (chart of a ServiceAccount, a Service and a Deployment of 0 replicas), driftDetection enabled: all created in %s, all Ready after %s\n",
+		c.count, created.Round(time.Millisecond), res.at.Sub(start).Round(time.Millisecond))
+	if err := phase.report("install"); err != nil {
+		return err
+	}
+	if err := stopCPU(); err != nil {
+		return err
+	}
+	if c.heapProfile != "" {
+		if err := ctrlProc.HeapProfile(c.heapProfile + ".ready"); err != nil {
+			return err
+		}
+	}
+
+	// Phase 2: a change of spec.values on every HelmRelease.
+	harness.ResetPeak(pid)
+	phase = newPhase(env.Config, ctrlProc)
+	stopCPU = cpuProfile(c, ctrlProc, env.Config, "upgrade")
+	upgraded := watchAll(watchCtx, cl, c.count, func(hr *helmv2.HelmRelease) bool {
+		latest := hr.Status.History.Latest()
+		return runtime.IsReady(hr) && hr.Status.ObservedGeneration == hr.Generation &&
+			latest != nil && latest.Version >= 2 && latest.Status == "deployed"
+	})
+	start = time.Now()
+	patch := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"values":{"message":"upgraded"}}}`))
+	if err := harness.Parallel(names, 32, func(ns string) error {
+		return cl.Patch(ctx, &helmv2.HelmRelease{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns}}, patch)
+	}); err != nil {
+		return err
+	}
+	res = <-upgraded
+	if res.err != nil {
+		return res.err
+	}
+	fmt.Printf("upgrade: spec.values changed on all %d: all upgraded and Ready after %s\n", c.count, res.at.Sub(start).Round(time.Millisecond))
+	if err := phase.report("upgrade"); err != nil {
+		return err
+	}
+	if err := stopCPU(); err != nil {
+		return err
+	}
+	if c.heapProfile != "" {
+		if err := ctrlProc.HeapProfile(c.heapProfile + ".upgraded"); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("HTTP requests to the chart repository: %d\n", served.Load())
+	return nil
+}
+
+// phase holds the counters at the start of a phase.
+type phase struct {
+	cfg  *rest.Config
+	ctrl *harness.Controller
+	api  map[string]float64
+	own  map[string]float64
+	cpu  map[string]float64
+	err  error
+}
+
+func newPhase(cfg *rest.Config, ctrl *harness.Controller) *phase {
+	p := &phase{cfg: cfg, ctrl: ctrl, cpu: harness.CPUSnapshot(ctrl.Pid)}
+	if p.api, p.err = harness.APIServerRequests(cfg); p.err == nil {
+		p.own, p.err = harness.Scrape(ctrl.MetricsURL)
+	}
+	return p
+}
+
+// report prints the requests since the phase began (the API server's by
+// verb and resource, which include those of kube-controller-manager, the
+// scheduler, kwok and the bench; the controller's by method), the
+// controller's peak RSS and the CPU time.
+func (p *phase) report(name string) error {
+	if p.err != nil {
+		return p.err
+	}
+	api, err := harness.APIServerRequests(p.cfg)
+	if err != nil {
+		return err
+	}
+	own, err := harness.Scrape(p.ctrl.MetricsURL)
+	if err != nil {
+		return err
+	}
+	hwm, err := harness.ProcStatus(p.ctrl.Pid, "VmHWM")
+	if err != nil {
+		return err
+	}
+	rss, _ := harness.ProcStatus(p.ctrl.Pid, "VmRSS")
+	d := harness.Delta(p.own, own)
+	fmt.Printf("%s:   controller requests by method: %s\n", name, harness.ByLabel(d, "rest_client_requests_total", "method"))
+	fmt.Printf("%s:   API server requests by verb/resource (all clients): %s\n", name, harness.APIByVerb(harness.Delta(p.api, api)))
+	fmt.Printf("%s:   controller peak RSS (VmHWM) %s, VmRSS after %s, Go heap in use %s\n", name, harness.MiB(hwm), harness.MiB(rss),
+		harness.MiB(int64(own["go_memstats_heap_inuse_bytes"])))
+	fmt.Printf("%s:   CPU time: %s\n", name, harness.CPUSince(p.cpu, p.ctrl.Pid))
+	return nil
+}
+
+// cpuProfile starts the CPU profiles of phase that were asked for, the
+// controller's and kube-apiserver's, and returns a function that waits
+// for them.
+func cpuProfile(c config, ctrl *harness.Controller, api *rest.Config, phase string) func() error {
+	var waits []func() error
+	if c.cpuProfile != "" {
+		waits = append(waits, ctrl.CPUProfile(c.cpuProfile+"."+phase, c.cpuSeconds))
+	}
+	if c.apiProfile != "" {
+		waits = append(waits, harness.APIServerProfile(api, c.apiProfile+"."+phase, c.cpuSeconds))
+	}
+	return func() error {
+		var errs []error
+		for _, w := range waits {
+			errs = append(errs, w())
+		}
+		return errors.Join(errs...)
+	}
+}
+
+// result is when the last HelmRelease was seen done.
+type result struct {
+	at  time.Time
+	err error
+}
+
+// watchAll watches the bench's HelmReleases in every namespace until want
+// of them satisfy done, and sends the time the last one was seen to. It
+// watches rather than polls, so as to cost the API server little.
+func watchAll(ctx context.Context, cl client.WithWatch, want int, done func(*helmv2.HelmRelease) bool) <-chan result {
+	out := make(chan result, 1)
+	sel := client.HasLabels{benchLabel}
+	go func() {
+		state := map[string]bool{}
+		count := func() int {
+			n := 0
+			for _, ok := range state {
+				if ok {
+					n++
+				}
+			}
+			return n
+		}
+		observe := func(hr *helmv2.HelmRelease) { state[hr.Namespace+"/"+hr.Name] = done(hr) }
+		for {
+			list := &helmv2.HelmReleaseList{}
+			if err := cl.List(ctx, list, sel); err != nil {
+				out <- result{err: fmt.Errorf("list HelmReleases (%d of %d done): %w", count(), want, err)}
+				return
+			}
+			for i := range list.Items {
+				observe(&list.Items[i])
+			}
+			if count() >= want {
+				out <- result{at: time.Now()}
+				return
+			}
+			w, err := cl.Watch(ctx, &helmv2.HelmReleaseList{}, sel, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion}})
+			if err != nil {
+				out <- result{err: fmt.Errorf("watch HelmReleases (%d of %d done): %w", count(), want, err)}
+				return
+			}
+			for ev := range w.ResultChan() {
+				hr, ok := ev.Object.(*helmv2.HelmRelease)
+				if !ok || (ev.Type != watch.Added && ev.Type != watch.Modified) {
+					continue
+				}
+				observe(hr)
+				if count() >= want {
+					w.Stop()
+					out <- result{at: time.Now()}
+					return
+				}
+			}
+			w.Stop()
+			if ctx.Err() != nil {
+				out <- result{err: fmt.Errorf("%d of %d HelmReleases done: %w", count(), want, ctx.Err())}
+				return
+			}
+			// The watch ended (a timeout of the API server): list again.
+		}
+	}()
+	return out
+}
+
+// writeRepository packages the chart app 1.0.0 into dir with its
+// index.yaml: a ServiceAccount, a Service and a Deployment of 0 replicas,
+// whose pod template carries .Values.message, so that a change of values
+// changes the Deployment.
+func writeRepository(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	ch := &chart.Chart{
+		Metadata: &chart.Metadata{APIVersion: chart.APIVersionV2, Name: "app", Version: "1.0.0", AppVersion: "1.27", Type: "application"},
+		Raw:      []*common.File{{Name: chartutil.ValuesfileName, Data: []byte("message: hello\n")}},
+		Templates: []*common.File{
+			{Name: "templates/serviceaccount.yaml", Data: []byte(`apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ .Release.Name }}
+`)},
+			{Name: "templates/service.yaml", Data: []byte(`apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  selector:
+    app: {{ .Release.Name }}
+  ports:
+    - port: 80
+      targetPort: 8080
+`)},
+			{Name: "templates/deployment.yaml", Data: []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  replicas: 0
+  selector:
+    matchLabels:
+      app: {{ .Release.Name }}
+  template:
+    metadata:
+      labels:
+        app: {{ .Release.Name }}
+      annotations:
+        message: {{ .Values.message | quote }}
+    spec:
+      serviceAccountName: {{ .Release.Name }}
+      containers:
+        - name: web
+          image: nginx:1.27
+`)},
+		},
+	}
+	if _, err := chartutil.Save(ch, dir); err != nil {
+		return fmt.Errorf("package chart: %w", err)
+	}
+	idx, err := repo.IndexDirectory(dir, "")
+	if err != nil {
+		return fmt.Errorf("index charts: %w", err)
+	}
+	return idx.WriteFile(filepath.Join(dir, "index.yaml"), 0o644)
+}
