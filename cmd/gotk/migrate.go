@@ -694,6 +694,17 @@ func (c *converter) chart(ch object, hr *helmv2.HelmRelease) *convertedSource {
 	default:
 		c.fail("spec.chart", "sets neither git nor repository")
 	}
+	// The fields of the other kind of chart source, which the Helm
+	// Operator ignored.
+	other, kind := []string{"git", "ref", "path", "secretRef", "skipDepUpdate"}, "a chart from Git"
+	if gitURL != "" {
+		other, kind = []string{"repository", "name", "version", "chartPullSecret"}, "a chart from a Helm repository"
+	}
+	for _, k := range other {
+		if _, ok := ch.take(k); ok {
+			c.warn(ch.field(k), "applies to %s only; not converted", kind)
+		}
+	}
 	ch.done()
 	if src == nil {
 		return nil

@@ -209,3 +209,42 @@ spec:
 		t.Errorf("without -f: want an error saying -f is required, got:\n%s", r)
 	}
 }
+
+// A Git ref becomes the GitRepository ref field that means the same: a
+// commit SHA, a tag, a branch, or another full ref name. Fields of the
+// other kind of chart source are named, not dropped in silence.
+func TestMigrateHelmOperatorGitRefs(t *testing.T) {
+	for gitRef, want := range map[string]map[string]any{
+		"0123456789abcdef0123456789abcdef01234567": {"commit": "0123456789abcdef0123456789abcdef01234567"},
+		"refs/heads/release-1.x":                   {"branch": "release-1.x"},
+		"refs/tags/v2.0.0":                         {"tag": "v2.0.0"},
+		"refs/pull/7/head":                         {"name": "refs/pull/7/head"},
+		"develop":                                  {"branch": "develop"},
+	} {
+		in := `apiVersion: helm.fluxcd.io/v1
+kind: HelmRelease
+metadata: {name: app, namespace: apps}
+spec:
+  chart: {git: "https://example.com/org/repo.git", ref: "` + gitRef + `", path: ./chart, version: 1.0.0}
+`
+		r := migrated(t, in, "-f", "-")
+		docs := yamlDocs(t, r.stdout)
+		if len(docs) != 2 || docs[0].GetKind() != "GitRepository" {
+			t.Fatalf("ref %s: want a GitRepository and a HelmRelease:\n%s", gitRef, r.stdout)
+		}
+		got, _, _ := unstructured.NestedMap(docs[0].Object, "spec", "ref")
+		if len(got) != 1 || got[mapKey(want)] != want[mapKey(want)] {
+			t.Errorf("ref %s: GitRepository spec.ref is %v, want %v", gitRef, got, want)
+		}
+		if !strings.Contains(r.stderr, "spec.chart.version: applies to a chart from a Helm repository only; not converted") {
+			t.Errorf("ref %s: no warning about spec.chart.version:\n%s", gitRef, r.stderr)
+		}
+	}
+}
+
+func mapKey(m map[string]any) string {
+	for k := range m {
+		return k
+	}
+	return ""
+}
