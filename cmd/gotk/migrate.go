@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
@@ -49,8 +50,10 @@ func newMigrateCmd(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Convert objects of other GitOps tools into gotk's",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		Example: `  # Helm Operator (Flux v1) HelmReleases into HelmReleases, HelmRepositories and GitRepositories
+  gotk migrate helm-operator -f releases.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newMigrateHelmOperatorCmd(c))
 	return cmd
@@ -87,6 +90,12 @@ field, and left out of the output. See docs/migrating-from-helm-operator.md.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(f.files) == 0 {
 				return errors.New("-f is required: a file with Helm Operator HelmReleases, or - for standard input")
+			}
+			if errs := validation.IsDNS1123Label(f.sourceNamespace); f.sourceNamespace != "" && len(errs) > 0 {
+				return fmt.Errorf("--source-namespace %q is not a namespace name: %s", f.sourceNamespace, strings.Join(errs, "; "))
+			}
+			if f.interval <= 0 || f.sourceInterval <= 0 {
+				return errors.New("--interval and --source-interval must be positive durations, such as 5m")
 			}
 			m := &migration{
 				sourceNamespace: f.sourceNamespace,

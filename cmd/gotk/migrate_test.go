@@ -205,8 +205,19 @@ spec:
 			}
 		})
 	}
-	if r := gotk(t, "", "migrate", "helm-operator"); r.code == 0 || !strings.Contains(r.stderr, "-f is required") {
-		t.Errorf("without -f: want an error saying -f is required, got:\n%s", r)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "-f is required"},
+		{[]string{"-f", migrateFixture, "--source-namespace=Not_A_Namespace"}, `--source-namespace "Not_A_Namespace" is not a namespace name`},
+		{[]string{"-f", migrateFixture, "--interval=0s"}, "--interval and --source-interval must be positive"},
+		{[]string{"-f", "testdata/migrate-helm-operator/missing.yaml"}, "read testdata/migrate-helm-operator/missing.yaml"},
+	} {
+		r := gotk(t, "", append([]string{"migrate", "helm-operator"}, tc.args...)...)
+		if r.code == 0 || r.stdout != "" || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: want an error saying %q, got:\n%s", tc.args, tc.want, r)
+		}
 	}
 }
 
