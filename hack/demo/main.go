@@ -250,18 +250,25 @@ func indent(s, prefix string) string {
 	return b.String()
 }
 
-// prefixed writes each line indented, for the output of sub-steps.
+// prefixed writes each line indented, for the output of sub-steps. A
+// line may arrive in several writes: only its start gets the prefix.
 func prefixed(prefix string) io.Writer {
 	pr, pw := io.Pipe()
 	go func() {
 		buf := make([]byte, 4096)
+		atStart := true
 		for {
 			n, err := pr.Read(buf)
 			if n > 0 {
 				for _, line := range strings.SplitAfter(string(buf[:n]), "\n") {
-					if line != "" {
-						fmt.Print(prefix + line)
+					if line == "" {
+						continue
 					}
+					if atStart {
+						line = prefix + line
+					}
+					fmt.Print(line)
+					atStart = strings.HasSuffix(line, "\n")
 				}
 			}
 			if err != nil {
