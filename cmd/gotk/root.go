@@ -147,6 +147,7 @@ connection flags, or the KUBECONFIG environment variable.`,
 		newPullCmd(c),
 		newTagCmd(c),
 		newListCmd(c),
+		newMigrateCmd(c),
 	)
 	addCompletionCmd(root)
 	addHelpCmd(root)

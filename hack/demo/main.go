@@ -3,7 +3,10 @@
 // scheduler and a kwok node), runs the gotk controllers as local processes,
 // serves a Git repository made from examples/ over HTTP, points a
 // GitRepository and a Kustomization at it with the gotk CLI, and then
-// commits a change and shows the cluster following Git.
+// commits a change and shows the cluster following Git. Then it serves a
+// Helm repository with the chart of examples/charts/hello, installs it with
+// a HelmRepository and a HelmRelease, publishes a new chart version and
+// shows the upgrade.
 //
 // Run it through `make demo`; `make demo ONCE=1` (or -once) runs the steps
 // and exits, with status 0 only if every step succeeded.
@@ -65,6 +68,8 @@ type demo struct {
 	controller    *exec.Cmd
 	kubeconfig    string
 	work          *gitserver.WorkTree
+	// charts is the directory the Helm repository serves.
+	charts string
 	// alerts receives what the demo's webhook sink is sent.
 	alerts chan string
 }
@@ -94,7 +99,7 @@ func (d *demo) run(ctx context.Context) error {
 	d.kubeconfig = d.cluster.Kubeconfig
 	fmt.Printf("  ready in %s (gotk's CRDs installed)\n", time.Since(start).Round(100*time.Millisecond))
 
-	step("starting the gotk controllers (source, kustomize, notification) as a local process")
+	step("starting the gotk controllers (source, kustomize, helm, notification) as a local process")
 	if err := d.startController(ctx); err != nil {
 		return err
 	}
@@ -154,6 +159,9 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.waitAlert(ctx, "Deployment/web/web configured"); err != nil {
 		return err
 	}
+	if err := d.helmSteps(ctx); err != nil {
+		return err
+	}
 
 	if d.once {
 		return nil
@@ -168,6 +176,8 @@ The demo keeps running. In another terminal:
   kubectl get deploy,pods -n web        # if kubectl is installed
   git clone %s && cd demo               # change something, push, then:
   gotk reconcile kustomization demo --with-source
+  gotk get helmreleases
+  gotk reconcile helmrelease hello --with-source
 
 Logs of every process are in %s. Press Ctrl-C to stop everything.
 `, d.kubeconfig, d.bin, url, d.dir)
@@ -240,18 +250,25 @@ func indent(s, prefix string) string {
 	return b.String()
 }
 
-// prefixed writes each line indented, for the output of sub-steps.
+// prefixed writes each line indented, for the output of sub-steps. A
+// line may arrive in several writes: only its start gets the prefix.
 func prefixed(prefix string) io.Writer {
 	pr, pw := io.Pipe()
 	go func() {
 		buf := make([]byte, 4096)
+		atStart := true
 		for {
 			n, err := pr.Read(buf)
 			if n > 0 {
 				for _, line := range strings.SplitAfter(string(buf[:n]), "\n") {
-					if line != "" {
-						fmt.Print(prefix + line)
+					if line == "" {
+						continue
 					}
+					if atStart {
+						line = prefix + line
+					}
+					fmt.Print(line)
+					atStart = strings.HasSuffix(line, "\n")
 				}
 			}
 			if err != nil {
@@ -298,7 +315,7 @@ func (d *demo) startController(ctx context.Context) error {
 		return err
 	}
 	cmd := exec.Command(filepath.Join(d.bin, "gotk-controller"),
-		"--kubeconfig="+d.kubeconfig, "--controllers=source,kustomize,notification",
+		"--kubeconfig="+d.kubeconfig, "--controllers=source,kustomize,helm,notification",
 		"--events-listen-addr="+events, "--receiver-addr="+receiver,
 		"--storage-path="+filepath.Join(d.dir, "storage"), "--storage-addr="+storage, "--storage-adv-addr="+storage,
 		"--health-addr="+health, "--metrics-addr=0", "--log-encoding=console", "--concurrent=4")
