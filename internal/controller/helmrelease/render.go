@@ -1,0 +1,167 @@
+package helmrelease
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	"helm.sh/helm/v4/pkg/postrenderer"
+	rel "helm.sh/helm/v4/pkg/release/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
+	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
+	"github.com/gotk-dev/gotk/internal/artifact"
+	"github.com/gotk-dev/gotk/internal/controller/kustomization"
+	"github.com/gotk-dev/gotk/internal/helm/release"
+	"github.com/gotk-dev/gotk/internal/ssa"
+)
+
+// Renderer renders the next release of a HelmRelease as the reconciler
+// would make it, reading the cluster and writing nothing: the chart of its
+// HelmChart's artifact, the values of valuesFrom and spec.values, the
+// post-renderers, and Helm's own rendering. gotk build helmrelease and
+// gotk diff helmrelease use it. It works with the caller's credentials:
+// spec.serviceAccountName is not impersonated, and the Secret of
+// spec.kubeConfig is read by the caller.
+type Renderer struct {
+	r *Reconciler
+}
+
+// NewRenderer returns a renderer that connects with cfg and reads the
+// cluster through c.
+func NewRenderer(cfg *rest.Config, c client.Client) *Renderer {
+	return &Renderer{r: &Reconciler{
+		Client:    c,
+		APIReader: c,
+		Clients:   &kustomization.ClientFactory{Config: cfg, Scheme: c.Scheme(), Mapper: c.RESTMapper(), Reader: c},
+		Fetcher:   &artifact.Fetcher{Retries: 2},
+	}}
+}
+
+// HelmChart returns the HelmChart whose artifact the next release of obj
+// would use: the one spec.chart makes or the one spec.chartRef names.
+// Unlike the reconciler, it neither creates nor updates it.
+func (x *Renderer) HelmChart(ctx context.Context, obj *helmv2.HelmRelease) (*sourcev1.HelmChart, error) {
+	switch {
+	case obj.HasChartTemplate():
+	case obj.HasChartRef():
+		if kind := obj.Spec.ChartRef.Kind; kind != sourcev1.HelmChartKind {
+			return nil, fmt.Errorf("HelmRelease %s/%s: spec.chartRef: kind %s is not supported yet: name a HelmChart", obj.Namespace, obj.Name, kind)
+		}
+	default:
+		return nil, fmt.Errorf("HelmRelease %s/%s: spec: either chart or chartRef must be set", obj.Namespace, obj.Name)
+	}
+	key := chartKeyOf(obj)
+	hc := &sourcev1.HelmChart{}
+	if err := x.r.Get(ctx, key, hc); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("HelmRelease %s/%s: HelmChart '%s' not found: the controller creates it from spec.chart at its first reconcile", obj.Namespace, obj.Name, key)
+		}
+		return nil, fmt.Errorf("HelmRelease %s/%s: read HelmChart '%s': %w", obj.Namespace, obj.Name, key, err)
+	}
+	return hc, nil
+}
+
+// Chart downloads and loads the chart of the artifact of hc, as the
+// reconciler does. hc must have an artifact for its current spec.
+func (x *Renderer) Chart(ctx context.Context, hc *sourcev1.HelmChart) (*chart.Chart, error) {
+	key := client.ObjectKeyFromObject(hc)
+	if hc.Status.Artifact == nil || hc.Generation != hc.Status.ObservedGeneration {
+		return nil, fmt.Errorf("HelmChart '%s' is not ready: it has no artifact for its current spec yet", key)
+	}
+	return x.r.loadChart(ctx, *hc.Status.Artifact, fmt.Sprintf("HelmChart '%s'", key))
+}
+
+// LoadChart loads a chart from a local directory or archive, checked as
+// the reconciler checks the chart of an artifact.
+func LoadChart(path string) (*chart.Chart, error) {
+	ch, err := loader.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("load chart %s: %w", path, err)
+	}
+	if err := ch.Validate(); err != nil {
+		return nil, fmt.Errorf("chart %s is not valid: %w", path, err)
+	}
+	return ch, nil
+}
+
+// Values composes the values of obj exactly as the reconciler does: each
+// valuesFrom in order, then spec.values. obj is not changed.
+func (x *Renderer) Values(ctx context.Context, obj *helmv2.HelmRelease) (map[string]any, error) {
+	s := &scope{obj: obj.DeepCopy()}
+	if err := x.r.reconcileValues(ctx, s); err != nil {
+		return nil, fmt.Errorf("HelmRelease %s/%s: %w", obj.Namespace, obj.Name, err)
+	}
+	return s.values, nil
+}
+
+// RESTConfig returns the connection to the cluster of obj's release: the
+// caller's, or that of spec.kubeConfig.
+func (x *Renderer) RESTConfig(ctx context.Context, obj *helmv2.HelmRelease) (*rest.Config, error) {
+	cfg, _, err := x.r.Clients.RESTConfig(ctx, obj.Namespace, "", obj.Spec.KubeConfig, 0)
+	if err != nil {
+		return nil, fmt.Errorf("HelmRelease %s/%s: %w", obj.Namespace, obj.Name, err)
+	}
+	return cfg, nil
+}
+
+// Runner returns a Helm runner of obj's release, through RESTConfig.
+func (x *Renderer) Runner(ctx context.Context, obj *helmv2.HelmRelease) (*release.Runner, error) {
+	cfg, err := x.RESTConfig(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	getter, err := release.NewGetter(cfg, obj.GetReleaseNamespace())
+	if err != nil {
+		return nil, err
+	}
+	return release.NewRunner(getter, obj.GetStorageNamespace(), obj.GetReleaseName(), slog.New(slog.DiscardHandler))
+}
+
+// Render returns the release that the next install or upgrade of obj to
+// ch with values would make: the manifest (post-rendered) and hooks, as
+// release.Runner.Render makes them.
+func (x *Renderer) Render(ctx context.Context, obj *helmv2.HelmRelease, ch *chart.Chart, values map[string]any) (*rel.Release, error) {
+	runner, err := x.Runner(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	if pr := PostRendererOf(obj); pr != nil {
+		runner.PostRenderer = pr
+	}
+	out, err := runner.Render(ctx, obj, ch, values)
+	if err != nil {
+		return nil, fmt.Errorf("render release '%s/%s' of HelmRelease %s/%s with chart %s@%s: %s",
+			obj.GetReleaseNamespace(), obj.GetReleaseName(), obj.Namespace, obj.Name, ch.Name(), ch.Metadata.Version, cleanError(err))
+	}
+	return out, nil
+}
+
+// PostRendererOf returns the post-renderer that the installs and upgrades
+// of obj go through, or nil: spec.commonMetadata.
+func PostRendererOf(obj *helmv2.HelmRelease) postrenderer.PostRenderer {
+	if cm := obj.Spec.CommonMetadata; cm != nil && (len(cm.Labels) > 0 || len(cm.Annotations) > 0) {
+		return release.CommonMetadata{Labels: cm.Labels, Annotations: cm.Annotations}
+	}
+	return nil
+}
+
+// ManifestRefs lists the objects of the manifest of release h, as the
+// reconciler waits for them: namespaced ones without a namespace are in
+// the release's.
+func ManifestRefs(h *rel.Release, mapper apimeta.RESTMapper) ([]ssa.ObjectRef, error) {
+	return manifestRefs(h, mapper)
+}
+
+// chartKeyOf is the key of the HelmChart obj reads.
+func chartKeyOf(obj *helmv2.HelmRelease) client.ObjectKey {
+	ns, name, _ := strings.Cut(chartKey(obj), "/")
+	return client.ObjectKey{Namespace: ns, Name: name}
+}
