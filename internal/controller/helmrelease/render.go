@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/postrenderer"
 	rel "helm.sh/helm/v4/pkg/release/v1"
+	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/rest"
@@ -154,10 +156,36 @@ func PostRendererOf(obj *helmv2.HelmRelease) postrenderer.PostRenderer {
 }
 
 // ManifestRefs lists the objects of the manifest of release h, as the
-// reconciler waits for them: namespaced ones without a namespace are in
-// the release's.
+// reconciler waits for them (namespaced ones without a namespace are in
+// the release's), in the order Helm installs them: by kind, then
+// namespace and name.
 func ManifestRefs(h *rel.Release, mapper apimeta.RESTMapper) ([]ssa.ObjectRef, error) {
-	return manifestRefs(h, mapper)
+	refs, err := manifestRefs(h, mapper)
+	if err != nil {
+		return nil, err
+	}
+	rank := func(kind string) int {
+		for i, k := range releaseutil.InstallOrder {
+			if k == kind {
+				return i
+			}
+		}
+		return len(releaseutil.InstallOrder)
+	}
+	sort.SliceStable(refs, func(i, j int) bool {
+		a, b := refs[i], refs[j]
+		if ra, rb := rank(a.Kind), rank(b.Kind); ra != rb {
+			return ra < rb
+		}
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	return refs, nil
 }
 
 // chartKeyOf is the key of the HelmChart obj reads.
