@@ -383,6 +383,13 @@ spec: {interval: 1h, chart: {spec: {chart: web, sourceRef: {kind: HelmRepository
 		}
 	}
 
+	// Up the chain, the error names the object whose owner is gone.
+	gitserver.NoErr(t, e.Client.Delete(ctx, newObjectNamed(kustomizationKind, ns, "apps")))
+	r = kgotk(t, "", "trace", "deployment", "web", "-n", ns)
+	if r.code == 0 || !strings.Contains(r.stderr, "HelmRelease "+ns+"/web was applied by Kustomization "+ns+"/apps, which is gone") {
+		t.Errorf("trace with the Kustomization gone:\n%s", r)
+	}
+
 	// An object of a Helm release that no HelmRelease manages.
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "by-helm", Namespace: ns,
 		Labels:      map[string]string{"app.kubernetes.io/managed-by": "Helm"},
@@ -392,6 +399,13 @@ spec: {interval: 1h, chart: {spec: {chart: web, sourceRef: {kind: HelmRepository
 	if r.code == 0 || !strings.Contains(r.stderr, "it belongs to Helm release "+ns+"/manual, which no HelmRelease manages") {
 		t.Errorf("trace of an object of a release without HelmRelease:\n%s", r)
 	}
+}
+
+func newObjectNamed(k gotkKind, ns, name string) *unstructured.Unstructured {
+	u := newObject(k)
+	u.SetNamespace(ns)
+	u.SetName(name)
+	return u
 }
 
 // byName indexes objects by Kind/name.

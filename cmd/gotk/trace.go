@@ -140,6 +140,8 @@ func runTrace(ctx context.Context, c *cli, kind, name, namespace string) error {
 	// seen holds the Kustomizations, HelmReleases and sources printed,
 	// each once.
 	seen := map[string]bool{}
+	// applied is the object that owner applied.
+	applied := gvk.Kind + " " + name
 	for depth := 0; ok && depth < maxTraceDepth; depth++ {
 		id := owner.Kind() + "/" + ownerKey.String()
 		if seen[id] {
@@ -149,7 +151,7 @@ func runTrace(ctx context.Context, c *cli, kind, name, namespace string) error {
 		fmt.Fprintln(w, "---")
 		u, err := getObject(ctx, cl, owner, ownerKey)
 		if err != nil {
-			return fmt.Errorf("%s %s was applied by %s %s, which is gone: %w", gvk.Kind, name, owner.Kind(), ownerKey, err)
+			return fmt.Errorf("%s was applied by %s %s, which is gone: %w", applied, owner.Kind(), ownerKey, err)
 		}
 		if owner.Kind() == helmReleaseKind.Kind() {
 			printHelmReleaseBlock(w, u)
@@ -158,6 +160,7 @@ func runTrace(ctx context.Context, c *cli, kind, name, namespace string) error {
 			printKustomizationBlock(w, u)
 			traceSource(ctx, cl, w, u, seen, "the Kustomization cannot fetch new revisions")
 		}
+		applied = owner.Kind() + " " + ownerKey.String()
 		if owner, ownerKey, ok, err = appliedByOwner(ctx, cl, u); err != nil {
 			return err
 		}
