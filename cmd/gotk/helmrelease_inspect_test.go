@@ -20,6 +20,7 @@ import (
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
 	"github.com/gotk-dev/gotk/api/meta"
 	"github.com/gotk-dev/gotk/internal/controller/helmrelease"
+	"github.com/gotk-dev/gotk/internal/helm/release"
 	"github.com/gotk-dev/gotk/internal/install"
 	"github.com/gotk-dev/gotk/internal/testenv/gitserver"
 	"github.com/gotk-dev/gotk/internal/testenv/helmserver"
@@ -63,6 +64,16 @@ metadata:
   name: {{ .Release.Name }}-extra
 data: {a: b}
 {{- end }}
+`,
+			"templates/labelled.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-keys
+data:
+  {{- if .Values.extra }}
+  x: "1"
+  {{- end }}
+  y: "2"
 `,
 			"templates/new.yaml": `{{- if .Values.newcm }}
 apiVersion: v1
@@ -168,7 +179,7 @@ func TestBuildHelmReleaseMatchesTheControllersRelease(t *testing.T) {
 	for _, o := range want {
 		wantByName[o.GetKind()+"/"+o.GetName()] = maskSecretData(o)
 	}
-	if len(built) != 4 || len(wantByName) != 4 {
+	if len(built) != 5 || len(wantByName) != 5 {
 		t.Fatalf("built %d objects, the release has %d:\n%s", len(built), len(wantByName), r.stdout)
 	}
 	for k, w := range wantByName {
@@ -224,6 +235,13 @@ func TestBuildHelmReleaseMatchesTheControllersRelease(t *testing.T) {
 		t.Errorf("--chart --values: greeting %q", g)
 	}
 
+	// Rendering wrote no release version.
+	history, err := runner.History()
+	gitserver.NoErr(t, err)
+	if len(history) != 1 {
+		t.Errorf("the release has %d versions after build, want 1", len(history))
+	}
+
 	// Errors name what is wrong.
 	r = kgotk(t, "", "build", "hr", "missing", "-n", ns)
 	if r.code == 0 || !strings.Contains(r.stderr, "HelmRelease missing not found in namespace "+ns) {
@@ -266,6 +284,9 @@ func TestDiffHelmReleaseAfterAValuesChange(t *testing.T) {
 		"+  greeting: changed\n",
 		"► Secret/" + ns + "/web-creds drifted\n",
 		"► ConfigMap/" + ns + "/web-new created\n",
+		// A key the chart no longer sets is removed by the upgrade.
+		"► ConfigMap/" + ns + "/web-keys drifted\n",
+		"-  x: \"1\"\n",
 		"► ConfigMap/" + ns + "/web-extra deleted\n",
 	} {
 		if !strings.Contains(r.stdout, want) {
@@ -288,6 +309,20 @@ func TestDiffHelmReleaseAfterAValuesChange(t *testing.T) {
 	gitserver.NoErr(t, e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, cm))
 	if cm.Data["greeting"] != "from-spec" {
 		t.Errorf("the diff changed the ConfigMap: %v", cm.Data)
+	}
+	runner, err := helmrelease.NewRenderer(e.Config, e.Client).Runner(ctx, hr)
+	gitserver.NoErr(t, err)
+	if history, err := runner.History(); err != nil || len(history) != 1 {
+		t.Errorf("the release has %d versions after diff, want 1 (%v)", len(history), err)
+	}
+	// The controller applied as the field manager the diff dry-runs as,
+	// whatever the binary is called.
+	applied := false
+	for _, f := range cm.ManagedFields {
+		applied = applied || (f.Manager == release.FieldManager && f.Operation == metav1.ManagedFieldsOperationApply)
+	}
+	if !applied {
+		t.Errorf("the ConfigMap was not applied by %s: %+v", release.FieldManager, cm.ManagedFields)
 	}
 
 	// The controller's upgrade does what the diff said: nothing is left.
@@ -321,7 +356,7 @@ func TestTreeAndTraceThroughHelmRelease(t *testing.T) {
 	if r.code != 0 || !strings.HasPrefix(r.stdout, wantTree) {
 		t.Fatalf("tree helmrelease:\n%s", r)
 	}
-	for _, want := range []string{"ConfigMap/" + ns + "/web\n", "Deployment/" + ns + "/web\n", "Secret/" + ns + "/web-creds\n", "ConfigMap/" + ns + "/web-extra\n"} {
+	for _, want := range []string{"ConfigMap/" + ns + "/web\n", "ConfigMap/" + ns + "/web-keys\n", "Deployment/" + ns + "/web\n", "Secret/" + ns + "/web-creds\n", "ConfigMap/" + ns + "/web-extra\n"} {
 		if !strings.Contains(r.stdout, "── "+want) {
 			t.Errorf("tree lacks %q:\n%s", want, r)
 		}
