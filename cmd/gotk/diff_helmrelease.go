@@ -34,7 +34,7 @@ func newDiffHelmReleaseCmd(c *cli) *cobra.Command {
 		Short:   "Show what the next upgrade of a HelmRelease would change",
 		Long: `Render a HelmRelease as gotk build helmrelease does, then ask the API server
 what applying each object of the result would change (server-side apply in
-dry-run mode, as the field manager ` + release.FieldManager + ` that the helm
+dry-run mode, as the field manager ` + release.ActionFieldManager + ` that the helm
 controller's Helm actions use, with the labels and annotations Helm sets) and
 print it:
 
@@ -102,7 +102,7 @@ func runDiffHelmRelease(ctx context.Context, c *cli, key types.NamespacedName, f
 	if err := asHelmApplies(objs, cl.RESTMapper(), rr.release.Name, rr.release.Namespace); err != nil {
 		return false, err
 	}
-	m := ssa.New(cl, release.FieldManager, map[string]string{release.ManagedByLabel: release.ManagedByHelm})
+	m := ssa.New(cl, release.ActionFieldManager, map[string]string{release.ManagedByLabel: release.ManagedByHelm})
 	diffs, changed, err := m.Diff(ctx, objs, ssa.ApplyOptions{})
 	if err != nil {
 		return false, fmt.Errorf("diff of HelmRelease %s: %w", key, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -319,10 +320,10 @@ func TestDiffHelmReleaseAfterAValuesChange(t *testing.T) {
 	// whatever the binary is called.
 	applied := false
 	for _, f := range cm.ManagedFields {
-		applied = applied || (f.Manager == release.FieldManager && f.Operation == metav1.ManagedFieldsOperationApply)
+		applied = applied || (f.Manager == release.ActionFieldManager && f.Operation == metav1.ManagedFieldsOperationApply)
 	}
 	if !applied {
-		t.Errorf("the ConfigMap was not applied by %s: %+v", release.FieldManager, cm.ManagedFields)
+		t.Errorf("the ConfigMap was not applied by %s: %+v", release.ActionFieldManager, cm.ManagedFields)
 	}
 
 	// The controller's upgrade does what the diff said: nothing is left.
@@ -456,4 +457,60 @@ func byName(t *testing.T, objs []*unstructured.Unstructured) map[string]*unstruc
 func byNameHas(t *testing.T, stream, kindName string) bool {
 	t.Helper()
 	return byName(t, decodeYAML(t, stream))[kindName] != nil
+}
+
+// build and diff of a HelmRelease whose chart has CRDs, with crds:
+// CreateReplace, create none: previewing an install or upgrade writes
+// nothing, CRDs included.
+func TestBuildAndDiffHelmReleaseWriteNoCRDs(t *testing.T) {
+	e := objects(t)
+	ctx := ctxFor(t, 3*time.Minute)
+	ns := e.Namespace(t)
+	const crdName = "widgets.preview.gotk.test"
+	ch := helmserver.Chart{Name: "crds", Version: "1.0.0", Values: "greeting: hi\n", Files: map[string]string{
+		"crds/widgets.yaml": `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: ` + crdName + `
+spec:
+  group: preview.gotk.test
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+`}}
+	tgz := helmserver.Package(t, ch, t.TempDir())
+	hr := &helmv2.HelmRelease{
+		ObjectMeta: metav1.ObjectMeta{Name: "crds", Namespace: ns},
+		Spec: helmv2.HelmReleaseSpec{
+			Interval: metav1.Duration{Duration: time.Hour},
+			Suspend:  true,
+			Chart: &helmv2.HelmChartTemplate{Spec: helmv2.HelmChartTemplateSpec{
+				Chart: "crds", SourceRef: helmv2.CrossNamespaceObjectReference{Kind: "HelmRepository", Name: "none"},
+			}},
+			Install: &helmv2.Install{CRDs: helmv2.CreateReplace},
+			Upgrade: &helmv2.Upgrade{CRDs: helmv2.CreateReplace},
+		},
+	}
+	gitserver.NoErr(t, e.Client.Create(ctx, hr))
+	r := kgotk(t, "", "build", "hr", "crds", "-n", ns, "--chart", tgz)
+	if r.code != 0 || !byNameHas(t, r.stdout, "ConfigMap/crds") {
+		t.Fatalf("build:\n%s", r)
+	}
+	r = kgotk(t, "", "diff", "hr", "crds", "-n", ns, "--chart", tgz)
+	if r.code != 1 || !strings.Contains(r.stdout, "► ConfigMap/"+ns+"/crds created\n") {
+		t.Fatalf("diff:\n%s", r)
+	}
+	crd := &unstructured.Unstructured{}
+	crd.SetAPIVersion("apiextensions.k8s.io/v1")
+	crd.SetKind("CustomResourceDefinition")
+	if err := e.Client.Get(ctx, client.ObjectKey{Name: crdName}, crd); !apierrors.IsNotFound(err) {
+		t.Errorf("build or diff created the chart's CRD (err %v)", err)
+	}
+	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "crds"}, &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
+		t.Errorf("build or diff created the ConfigMap (err %v)", err)
+	}
 }

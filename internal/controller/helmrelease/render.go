@@ -129,7 +129,7 @@ func (x *Renderer) Runner(ctx context.Context, obj *helmv2.HelmRelease) (*releas
 
 // Render returns the release that the next install or upgrade of obj to
 // ch with values would make: the manifest (post-rendered) and hooks, as
-// release.Runner.Render makes them.
+// release.Runner.Preview makes them.
 func (x *Renderer) Render(ctx context.Context, obj *helmv2.HelmRelease, ch *chart.Chart, values map[string]any) (*rel.Release, error) {
 	runner, err := x.Runner(ctx, obj)
 	if err != nil {
@@ -138,7 +138,7 @@ func (x *Renderer) Render(ctx context.Context, obj *helmv2.HelmRelease, ch *char
 	if pr := PostRendererOf(obj); pr != nil {
 		runner.PostRenderer = pr
 	}
-	out, err := runner.Render(ctx, obj, ch, values)
+	out, err := runner.Preview(ctx, obj, ch, values)
 	if err != nil {
 		return nil, fmt.Errorf("render release '%s/%s' of HelmRelease %s/%s with chart %s@%s: %s",
 			obj.GetReleaseNamespace(), obj.GetReleaseName(), obj.Namespace, obj.Name, ch.Name(), ch.Metadata.Version, cleanError(err))

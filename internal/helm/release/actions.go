@@ -26,7 +26,7 @@ type Runner struct {
 	name      string
 	namespace string
 	// dryRun renders installs and upgrades without changing anything
-	// (see Render).
+	// (see Preview).
 	dryRun bool
 	// HooksOnly makes install and upgrade wait for their hooks only: the
 	// caller waits for the objects of the release itself.

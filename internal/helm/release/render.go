@@ -13,17 +13,17 @@ import (
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
 )
 
-// FieldManager is the server-side apply field manager of every Helm action
-// gotk runs, Flux's helm-controller's: the same in the controller and in
-// the CLI, whose diff dry-runs the release's objects as the controller's
-// next upgrade would apply them.
-const FieldManager = "helm-controller"
+// ActionFieldManager is the server-side apply field manager of every Helm
+// action gotk runs, Flux's helm-controller's: the same in the controller
+// and in the CLI, whose diff dry-runs the release's objects as the
+// controller's next upgrade would apply them.
+const ActionFieldManager = "helm-controller"
 
 func init() {
 	// Helm otherwise names the field manager after the binary that runs
 	// it (gotk-controller, gotk, a test binary).
 	if kube.ManagedFieldsManager == "" {
-		kube.ManagedFieldsManager = FieldManager
+		kube.ManagedFieldsManager = ActionFieldManager
 	}
 }
 
@@ -49,7 +49,7 @@ func (r *Runner) dryRunStrategy() action.DryRunStrategy {
 	return action.DryRunNone
 }
 
-// Render returns the release that the controller's next install or
+// Preview returns the release that the controller's next install or
 // upgrade to ch with values would make, without changing anything: the
 // same Install or Upgrade, with the options of the HelmRelease's spec and
 // the runner's PostRenderer, in Helm's server-side dry-run, which reads
@@ -58,7 +58,7 @@ func (r *Runner) dryRunStrategy() action.DryRunStrategy {
 // has a version in storage, and installs one that has none or was
 // uninstalled. A release left pending by an action that never finished is
 // refused: the controller unlocks it first.
-func (r *Runner) Render(ctx context.Context, hr *helmv2.HelmRelease, ch *chart.Chart, values map[string]any) (*rel.Release, error) {
+func (r *Runner) Preview(ctx context.Context, hr *helmv2.HelmRelease, ch *chart.Chart, values map[string]any) (*rel.Release, error) {
 	last, err := r.Last()
 	if err != nil {
 		return nil, fmt.Errorf("read release '%s' from storage: %w", r.name, err)
