@@ -162,16 +162,13 @@ func renderHelmRelease(ctx context.Context, c *cli, key types.NamespacedName, f 
 // renderWith loads the chart (local, or the HelmChart's artifact) and the
 // values, and renders.
 func renderWith(ctx context.Context, x *helmrelease.Renderer, hr *helmv2.HelmRelease, f helmRenderFlags) (*renderedRelease, error) {
-	ch, err := func() (*helmchart.Chart, error) {
-		if f.chart != "" {
-			return helmrelease.LoadChart(f.chart)
-		}
-		hc, err := x.HelmChart(ctx, hr)
-		if err != nil {
-			return nil, err
-		}
-		return x.Chart(ctx, hc)
-	}()
+	var ch *helmchart.Chart
+	var err error
+	if f.chart != "" {
+		ch, err = helmrelease.LoadChart(f.chart)
+	} else {
+		ch, err = x.Chart(ctx, hr)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strings"
 
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
@@ -47,36 +46,37 @@ func NewRenderer(cfg *rest.Config, c client.Client) *Renderer {
 	}}
 }
 
-// HelmChart returns the HelmChart whose artifact the next release of obj
-// would use: the one spec.chart makes or the one spec.chartRef names.
-// Unlike the reconciler, it neither creates nor updates it.
-func (x *Renderer) HelmChart(ctx context.Context, obj *helmv2.HelmRelease) (*sourcev1.HelmChart, error) {
+// Chart loads the chart that the next release of obj would use, as the
+// reconciler loads it: the artifact of the HelmChart that spec.chart makes
+// or that spec.chartRef names, which must have an artifact for its
+// current spec. Unlike the reconciler, it neither creates nor updates
+// that HelmChart.
+func (x *Renderer) Chart(ctx context.Context, obj *helmv2.HelmRelease) (*chart.Chart, error) {
+	var key client.ObjectKey
 	switch {
 	case obj.HasChartTemplate():
+		key = client.ObjectKey{Namespace: obj.Spec.Chart.GetNamespace(obj.Namespace), Name: obj.GetHelmChartName()}
 	case obj.HasChartRef():
-		if kind := obj.Spec.ChartRef.Kind; kind != sourcev1.HelmChartKind {
-			return nil, fmt.Errorf("HelmRelease %s/%s: spec.chartRef: kind %s is not supported yet: name a HelmChart", obj.Namespace, obj.Name, kind)
+		ref := obj.Spec.ChartRef
+		if ref.Kind != sourcev1.HelmChartKind {
+			return nil, fmt.Errorf("HelmRelease %s/%s: spec.chartRef: kind %s is not supported yet: name a HelmChart", obj.Namespace, obj.Name, ref.Kind)
+		}
+		key = client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}
+		if key.Namespace == "" {
+			key.Namespace = obj.Namespace
 		}
 	default:
 		return nil, fmt.Errorf("HelmRelease %s/%s: spec: either chart or chartRef must be set", obj.Namespace, obj.Name)
 	}
-	key := chartKeyOf(obj)
 	hc := &sourcev1.HelmChart{}
 	if err := x.r.Get(ctx, key, hc); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("HelmRelease %s/%s: HelmChart '%s' not found: the controller creates it from spec.chart at its first reconcile", obj.Namespace, obj.Name, key)
+			return nil, fmt.Errorf("HelmRelease %s/%s: HelmChart '%s' not found: the controller creates the one of spec.chart at its first reconcile", obj.Namespace, obj.Name, key)
 		}
 		return nil, fmt.Errorf("HelmRelease %s/%s: read HelmChart '%s': %w", obj.Namespace, obj.Name, key, err)
 	}
-	return hc, nil
-}
-
-// Chart downloads and loads the chart of the artifact of hc, as the
-// reconciler does. hc must have an artifact for its current spec.
-func (x *Renderer) Chart(ctx context.Context, hc *sourcev1.HelmChart) (*chart.Chart, error) {
-	key := client.ObjectKeyFromObject(hc)
 	if hc.Status.Artifact == nil || hc.Generation != hc.Status.ObservedGeneration {
-		return nil, fmt.Errorf("HelmChart '%s' is not ready: it has no artifact for its current spec yet", key)
+		return nil, fmt.Errorf("HelmRelease %s/%s: HelmChart '%s' is not ready: it has no artifact for its current spec yet", obj.Namespace, obj.Name, key)
 	}
 	return x.r.loadChart(ctx, *hc.Status.Artifact, fmt.Sprintf("HelmChart '%s'", key))
 }
@@ -186,10 +186,4 @@ func ManifestRefs(h *rel.Release, mapper apimeta.RESTMapper) ([]ssa.ObjectRef, e
 		return a.Name < b.Name
 	})
 	return refs, nil
-}
-
-// chartKeyOf is the key of the HelmChart obj reads.
-func chartKeyOf(obj *helmv2.HelmRelease) client.ObjectKey {
-	ns, name, _ := strings.Cut(chartKey(obj), "/")
-	return client.ObjectKey{Namespace: ns, Name: name}
 }

@@ -54,7 +54,7 @@ func (r *Runner) dryRunStrategy() action.DryRunStrategy {
 // same Install or Upgrade, with the options of the HelmRelease's spec and
 // the runner's PostRenderer, in Helm's server-side dry-run, which reads
 // the cluster (the capabilities, the lookup function, the objects the
-// release would take over) and writes nothing. It upgrades a release that
+// release would take over) and writes nothing, CRDs included. It upgrades a release that
 // has a version in storage, and installs one that has none or was
 // uninstalled. A release left pending by an action that never finished is
 // refused: the controller unlocks it first.
@@ -63,6 +63,17 @@ func (r *Runner) Preview(ctx context.Context, hr *helmv2.HelmRelease, ch *chart.
 	if err != nil {
 		return nil, fmt.Errorf("read release '%s' from storage: %w", r.name, err)
 	}
+	// A preview applies no CRD of the chart's crds/ directory, whatever
+	// the spec's crds policies say.
+	hr = hr.DeepCopy()
+	if hr.Spec.Install == nil {
+		hr.Spec.Install = &helmv2.Install{}
+	}
+	hr.Spec.Install.CRDs, hr.Spec.Install.SkipCRDs = helmv2.Skip, true
+	if hr.Spec.Upgrade == nil {
+		hr.Spec.Upgrade = &helmv2.Upgrade{}
+	}
+	hr.Spec.Upgrade.CRDs = helmv2.Skip
 	r.dryRun = true
 	defer func() { r.dryRun = false }()
 	switch {
