@@ -93,7 +93,7 @@ Nothing is written to the cluster.`,
 	ks.Flags().StringVar(&localPath, "path", "", "Local directory to build instead of the source's artifact; it stands for spec.path.")
 	_ = ks.MarkFlagDirname("path")
 	addDecryptionKeyFlag(ks, &keyFiles)
-	cmd.AddCommand(ks, newBuildArtifactCmd(c))
+	cmd.AddCommand(ks, newBuildHelmReleaseCmd(c), newBuildArtifactCmd(c))
 	return cmd
 }
 

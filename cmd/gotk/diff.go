@@ -75,7 +75,7 @@ keys of the decryption Secret; see gotk build kustomization --help.`,
 	ks.Flags().StringVar(&localPath, "path", "", "Local directory to build instead of the source's artifact; it stands for spec.path.")
 	_ = ks.MarkFlagDirname("path")
 	addDecryptionKeyFlag(ks, &keyFiles)
-	cmd.AddCommand(ks, newDiffArtifactCmd(c))
+	cmd.AddCommand(ks, newDiffHelmReleaseCmd(c), newDiffArtifactCmd(c))
 	return cmd
 }
 

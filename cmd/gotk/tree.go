@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gotk-dev/gotk/api/meta"
+	"github.com/gotk-dev/gotk/internal/controller/helmrelease"
 )
 
 // maxTreeDepth bounds the recursion into nested Kustomizations.
@@ -22,7 +23,7 @@ func newTreeCmd(c *cli) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "tree",
-		Short: "Show what a Kustomization applied, or what an ArtifactGenerator made, as a tree",
+		Short: "Show what a Kustomization or HelmRelease applied, or what an ArtifactGenerator made, as a tree",
 		Example: `  # The objects a Kustomization applied, and what its Kustomizations applied
   gotk tree kustomization apps`,
 		Args: cobra.NoArgs,
@@ -33,9 +34,10 @@ func newTreeCmd(c *cli) *cobra.Command {
 	cmd.AddCommand(&cobra.Command{
 		Use:     "kustomization NAME",
 		Aliases: []string{"ks"},
-		Short:   "Show the inventory of a Kustomization, recursing into the Kustomizations it applied",
+		Short:   "Show the inventory of a Kustomization, recursing into the Kustomizations and HelmReleases it applied",
 		Long: `Show the objects a Kustomization applied (its status.inventory) as a tree. A
-Kustomization among them shows its own inventory below it, and so on.`,
+Kustomization among them shows its own inventory below it, and a HelmRelease
+the objects of its release (see gotk tree helmrelease --help), and so on.`,
 		Example: `  # As a tree
   gotk tree kustomization apps -n gotk-system
 
@@ -57,7 +59,7 @@ Kustomization among them shows its own inventory below it, and so on.`,
 			if err != nil {
 				return err
 			}
-			root, err := buildTree(ctx, cl, ks, map[string]bool{}, 0)
+			root, err := newTreeWalker(c, cl).buildTree(ctx, ks, 0)
 			if err != nil {
 				return err
 			}
@@ -76,6 +78,7 @@ Kustomization among them shows its own inventory below it, and so on.`,
 			return nil
 		},
 	})
+	cmd.AddCommand(newTreeHelmReleaseCmd(c, &output))
 	cmd.AddCommand(artifactParent("Show", &cobra.Command{
 		Use:   "generator NAME",
 		Short: "Show the ExternalArtifacts of an ArtifactGenerator, and the Kustomizations that apply them",
@@ -175,40 +178,87 @@ func (n *treeNode) String() string {
 	return n.Kind + "/" + n.Namespace + "/" + n.Name
 }
 
-// buildTree reads a Kustomization's inventory and, for each Kustomization
-// in it, that one's inventory; seen stops cycles.
-func buildTree(ctx context.Context, cl client.Client, ks *unstructured.Unstructured, seen map[string]bool, depth int) (*treeNode, error) {
-	gvk := ks.GroupVersionKind()
-	root := &treeNode{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: ks.GetNamespace(), Name: ks.GetName()}
-	seen[root.String()] = true
-	entries, _, _ := unstructured.NestedSlice(ks.Object, "status", "inventory", "entries")
-	for _, raw := range entries {
-		m, _ := raw.(map[string]any)
-		id, _ := m["id"].(string)
-		version, _ := m["v"].(string)
-		ns, name, group, kind, ok := meta.ParseResourceID(id)
-		if !ok {
-			return nil, fmt.Errorf("Kustomization %s/%s: inventory entry %q is not <namespace>_<name>_<group>_<kind>", ks.GetNamespace(), ks.GetName(), id)
-		}
-		node := &treeNode{Group: group, Version: version, Kind: kind, Namespace: ns, Name: name}
+// treeWalker reads what Kustomizations and HelmReleases applied, down
+// the Kustomizations and HelmReleases among them.
+type treeWalker struct {
+	c  *cli
+	cl client.Client
+	// seen holds the objects expanded, which stops cycles.
+	seen     map[string]bool
+	renderer *helmrelease.Renderer
+}
+
+func newTreeWalker(c *cli, cl client.Client) *treeWalker {
+	return &treeWalker{c: c, cl: cl, seen: map[string]bool{}}
+}
+
+// buildTree returns the tree of a Kustomization or a HelmRelease: the
+// objects it applied and, for each Kustomization or HelmRelease among
+// them, what that one applied.
+func (w *treeWalker) buildTree(ctx context.Context, obj *unstructured.Unstructured, depth int) (*treeNode, error) {
+	gvk := obj.GroupVersionKind()
+	root := &treeNode{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+	w.seen[root.String()] = true
+	var children []*treeNode
+	var err error
+	switch gvk.Kind {
+	case kustomizationKind.Kind():
+		children, err = inventoryNodes(obj)
+	case helmReleaseKind.Kind():
+		children, err = w.helmReleaseNodes(ctx, obj, depth)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, node := range children {
 		root.Resources = append(root.Resources, node)
-		if group != kustomizationKind.GVK.Group || kind != kustomizationKind.Kind() || seen[node.String()] || depth >= maxTreeDepth {
+		k, ok := expandable(node)
+		if !ok || w.seen[node.String()] || depth >= maxTreeDepth {
 			continue
 		}
-		child := newObject(kustomizationKind)
-		if err := cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, child); err != nil {
+		child := newObject(k)
+		if err := w.cl.Get(ctx, types.NamespacedName{Namespace: node.Namespace, Name: node.Name}, child); err != nil {
 			if apierrors.IsNotFound(err) {
 				continue // deleted since: a leaf
 			}
-			return nil, fmt.Errorf("read Kustomization %s/%s: %w", ns, name, err)
+			return nil, fmt.Errorf("read %s %s/%s: %w", k.Kind(), node.Namespace, node.Name, err)
 		}
-		sub, err := buildTree(ctx, cl, child, seen, depth+1)
+		sub, err := w.buildTree(ctx, child, depth+1)
 		if err != nil {
 			return nil, err
 		}
 		node.Resources = sub.Resources
 	}
 	return root, nil
+}
+
+// expandable returns the kind of a node that applied objects of its own:
+// a Kustomization or a HelmRelease.
+func expandable(n *treeNode) (gotkKind, bool) {
+	for _, k := range []gotkKind{kustomizationKind, helmReleaseKind} {
+		if n.Group == k.GVK.Group && n.Kind == k.Kind() {
+			return k, true
+		}
+	}
+	return gotkKind{}, false
+}
+
+// inventoryNodes lists the entries of status.inventory of a Kustomization
+// or HelmRelease.
+func inventoryNodes(obj *unstructured.Unstructured) ([]*treeNode, error) {
+	entries, _, _ := unstructured.NestedSlice(obj.Object, "status", "inventory", "entries")
+	out := make([]*treeNode, 0, len(entries))
+	for _, raw := range entries {
+		m, _ := raw.(map[string]any)
+		id, _ := m["id"].(string)
+		version, _ := m["v"].(string)
+		ns, name, group, kind, ok := meta.ParseResourceID(id)
+		if !ok {
+			return nil, fmt.Errorf("%s %s/%s: inventory entry %q is not <namespace>_<name>_<group>_<kind>", obj.GetKind(), obj.GetNamespace(), obj.GetName(), id)
+		}
+		out = append(out, &treeNode{Group: group, Version: version, Kind: kind, Namespace: ns, Name: name})
+	}
+	return out, nil
 }
 
 // printTree draws the tree with box-drawing branches.

@@ -24,6 +24,9 @@ type Runner struct {
 	cfg       *action.Configuration
 	name      string
 	namespace string
+	// dryRun renders installs and upgrades without changing anything
+	// (see Preview).
+	dryRun bool
 	// HooksOnly makes install and upgrade wait for their hooks only: the
 	// caller waits for the objects of the release itself.
 	HooksOnly bool
@@ -119,6 +122,7 @@ func waitStrategy(disable bool) kube.WaitStrategy {
 func (r *Runner) Install(ctx context.Context, hr *helmv2.HelmRelease, ch *chart.Chart, values map[string]any, replace bool) (*rel.Release, error) {
 	spec := hr.GetInstall()
 	a := action.NewInstall(r.cfg)
+	a.DryRunStrategy = r.dryRunStrategy()
 	a.ReleaseName = r.name
 	a.Namespace = r.namespace
 	a.Timeout = spec.GetTimeout(hr.GetTimeout()).Duration
@@ -153,6 +157,7 @@ func (r *Runner) Install(ctx context.Context, hr *helmv2.HelmRelease, ch *chart.
 func (r *Runner) Upgrade(ctx context.Context, hr *helmv2.HelmRelease, ch *chart.Chart, values map[string]any) (*rel.Release, error) {
 	spec := hr.GetUpgrade()
 	a := action.NewUpgrade(r.cfg)
+	a.DryRunStrategy = r.dryRunStrategy()
 	a.Namespace = r.namespace
 	a.Timeout = spec.GetTimeout(hr.GetTimeout()).Duration
 	a.WaitStrategy = waitStrategy(spec.DisableWait || r.HooksOnly)
