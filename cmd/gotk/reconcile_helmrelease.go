@@ -1,16 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
 	"github.com/gotk-dev/gotk/api/meta"
-	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 )
 
 var helmReleaseKind = mustKind(helmv2.HelmReleaseKind)
@@ -27,7 +28,7 @@ func newReconcileHelmReleaseCmd(c *cli, timeout *time.Duration) *cobra.Command {
 		Long: `Reconcile a HelmRelease now and wait for the result.
 
 --with-source reconciles the HelmChart first, and the HelmChart's source before
-it, so that a new chart version is seen. --force upgrades the release even when
+it (or the OCIRepository of spec.chartRef), so that a new chart version is seen. --force upgrades the release even when
 it is in sync (the ` + meta.ForceRequestAnnotation + ` annotation). --reset clears
 the failure counters, so that a HelmRelease Stalled after exhausting its retries
 tries again (the ` + meta.ResetRequestAnnotation + ` annotation).`,
@@ -56,20 +57,7 @@ tries again (the ` + meta.ResetRequestAnnotation + ` annotation).`,
 				return err
 			}
 			if withSource {
-				chartKey, err := helmChartOf(u)
-				if err != nil {
-					return err
-				}
-				hc, err := getObject(ctx, cl, helmChartKind, chartKey)
-				if err != nil {
-					return err
-				}
-				if sk, skey, err := sourceOf(hc); err == nil {
-					if _, err := c.reconcileAndWait(ctx, cl, sk, skey, *timeout); err != nil {
-						return err
-					}
-				}
-				if _, err := c.reconcileAndWait(ctx, cl, helmChartKind, chartKey, *timeout); err != nil {
+				if err := c.reconcileChartSources(ctx, cl, u, *timeout); err != nil {
 					return err
 				}
 			}
@@ -99,23 +87,54 @@ tries again (the ` + meta.ResetRequestAnnotation + ` annotation).`,
 	return cmd
 }
 
-// helmChartOf names the HelmChart a HelmRelease reads: the one spec.chart
-// makes ("<namespace>-<name>" in the source's namespace) or spec.chartRef.
-func helmChartOf(hr *unstructured.Unstructured) (types.NamespacedName, error) {
-	if name, ok, _ := unstructured.NestedString(hr.Object, "spec", "chartRef", "name"); ok {
-		kind, _, _ := unstructured.NestedString(hr.Object, "spec", "chartRef", "kind")
-		if kind != sourcev1.HelmChartKind {
-			return types.NamespacedName{}, fmt.Errorf("HelmRelease %s/%s: --with-source reconciles a HelmChart, not a %s", hr.GetNamespace(), hr.GetName(), kind)
+// reconcileChartSources reconciles what a HelmRelease reads its chart
+// from (chartSourceOf), the source of a HelmChart first. An
+// ExternalArtifact has no reconcile of its own: its ArtifactGenerator
+// writes it when its sources change.
+func (c *cli) reconcileChartSources(ctx context.Context, cl client.Client, hr *unstructured.Unstructured, timeout time.Duration) error {
+	kind, key, err := chartSourceOf(hr)
+	if err != nil {
+		return err
+	}
+	if kind.Kind() == externalArtifactKind.Kind() {
+		c.status.step("%s %s is written by its ArtifactGenerator: nothing to reconcile first", kind.Kind(), key)
+		return nil
+	}
+	if kind.Kind() == helmChartKind.Kind() {
+		hc, err := getObject(ctx, cl, helmChartKind, key)
+		if err != nil {
+			return err
 		}
-		ns, _, _ := unstructured.NestedString(hr.Object, "spec", "chartRef", "namespace")
+		if sk, skey, err := sourceOf(hc); err == nil {
+			if _, err := c.reconcileAndWait(ctx, cl, sk, skey, timeout); err != nil {
+				return err
+			}
+		}
+	}
+	_, err = c.reconcileAndWait(ctx, cl, kind, key, timeout)
+	return err
+}
+
+// chartSourceOf names the object a HelmRelease reads its chart from: the
+// HelmChart that spec.chart makes ("<namespace>-<name>" in the source's
+// namespace), or the object of spec.chartRef.
+func chartSourceOf(hr *unstructured.Unstructured) (gotkKind, types.NamespacedName, error) {
+	name, ok, _ := unstructured.NestedString(hr.Object, "spec", "chartRef", "name")
+	if !ok {
+		ns, _, _ := unstructured.NestedString(hr.Object, "spec", "chart", "spec", "sourceRef", "namespace")
 		if ns == "" {
 			ns = hr.GetNamespace()
 		}
-		return types.NamespacedName{Namespace: ns, Name: name}, nil
+		return helmChartKind, types.NamespacedName{Namespace: ns, Name: hr.GetNamespace() + "-" + hr.GetName()}, nil
 	}
-	ns, _, _ := unstructured.NestedString(hr.Object, "spec", "chart", "spec", "sourceRef", "namespace")
+	refKind, _, _ := unstructured.NestedString(hr.Object, "spec", "chartRef", "kind")
+	ns, _, _ := unstructured.NestedString(hr.Object, "spec", "chartRef", "namespace")
 	if ns == "" {
 		ns = hr.GetNamespace()
 	}
-	return types.NamespacedName{Namespace: ns, Name: hr.GetNamespace() + "-" + hr.GetName()}, nil
+	k, found := lookupKind(refKind)
+	if !found || !k.Source {
+		return gotkKind{}, types.NamespacedName{}, fmt.Errorf("HelmRelease %s/%s: spec.chartRef.kind %q is not a source kind", hr.GetNamespace(), hr.GetName(), refKind)
+	}
+	return k, types.NamespacedName{Namespace: ns, Name: name}, nil
 }

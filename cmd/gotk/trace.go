@@ -187,23 +187,26 @@ func traceSource(ctx context.Context, cl client.Client, w io.Writer, u *unstruct
 	printSourceBlock(w, sk, src)
 }
 
-// traceChart prints the HelmChart of a HelmRelease, then its source.
+// traceChart prints what a HelmRelease reads its chart from: its
+// HelmChart, then the chart's source, or the object of spec.chartRef.
 func traceChart(ctx context.Context, cl client.Client, w io.Writer, hr *unstructured.Unstructured, seen map[string]bool) {
-	chartKey, err := helmChartOf(hr)
-	if err != nil || seen[helmChartKind.Kind()+"/"+chartKey.String()] {
+	kind, key, err := chartSourceOf(hr)
+	if err != nil || seen[kind.Kind()+"/"+key.String()] {
 		return
 	}
-	seen[helmChartKind.Kind()+"/"+chartKey.String()] = true
+	seen[kind.Kind()+"/"+key.String()] = true
 	fmt.Fprintln(w, "---")
-	hc := newObject(helmChartKind)
-	if err := cl.Get(ctx, chartKey, hc); err != nil {
-		field(w, helmChartKind.Kind(), chartKey.Name)
-		field(w, "Namespace", chartKey.Namespace)
+	obj := newObject(kind)
+	if err := cl.Get(ctx, key, obj); err != nil {
+		field(w, kind.Kind(), key.Name)
+		field(w, "Namespace", key.Namespace)
 		field(w, "Status", "not found: the HelmRelease cannot fetch new chart versions")
 		return
 	}
-	printSourceBlock(w, helmChartKind, hc)
-	traceSource(ctx, cl, w, hc, seen, "the HelmChart cannot fetch new chart versions")
+	printSourceBlock(w, kind, obj)
+	if kind.Kind() == helmChartKind.Kind() {
+		traceSource(ctx, cl, w, obj, seen, "the HelmChart cannot fetch new chart versions")
+	}
 }
 
 // appliedByOwner names the Kustomization or HelmRelease that applied obj: the

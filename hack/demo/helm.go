@@ -13,11 +13,9 @@ import (
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	repo "helm.sh/helm/v4/pkg/repo/v1"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
-	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 )
 
 // helmSteps installs the chart of examples/charts/hello from a Helm
@@ -41,18 +39,7 @@ func (d *demo) helmSteps(ctx context.Context) error {
 	}
 	if err := d.gotk(ctx, "create", "helmrelease", "hello", "--source=HelmRepository/charts", "--chart=hello",
 		"--chart-version=>=0.1.0", "--target-namespace=hello", "--create-target-namespace", "--interval=10m"); err != nil {
-		// The CLI's wait reads Ready False (ArtifactFailed) as a failure
-		// while the helm controller only waits for the HelmChart it has just
-		// created to be built: a known issue of gotk create helmrelease,
-		// reported with this demo. Wait for the chart and reconcile again,
-		// and fail on anything else.
-		if !d.waitingForChart(ctx) {
-			return err
-		}
-		fmt.Println("  (the HelmChart was still being built; reconciling the HelmRelease again)")
-		if err := d.gotk(ctx, "reconcile", "helmrelease", "hello"); err != nil {
-			return err
-		}
+		return err
 	}
 	if err := d.gotk(ctx, "get", "helmreleases"); err != nil {
 		return err
@@ -80,32 +67,6 @@ func (d *demo) helmSteps(ctx context.Context) error {
 		fmt.Printf("    revision %d  %s-%s  %s\n", s.Version, s.ChartName, s.ChartVersion, s.Status)
 	}
 	return nil
-}
-
-// waitingForChart tells whether the HelmRelease hello waits for its
-// HelmChart to be built and, if so, waits until the chart is Ready.
-func (d *demo) waitingForChart(ctx context.Context) bool {
-	hr := &helmv2.HelmRelease{}
-	if err := d.cluster.Client.Get(ctx, client.ObjectKey{Namespace: "gotk-system", Name: "hello"}, hr); err != nil {
-		return false
-	}
-	if c := apimeta.FindStatusCondition(hr.Status.Conditions, "Ready"); c == nil || !strings.Contains(c.Message, "is not ready") {
-		return false
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	for {
-		hc := &sourcev1.HelmChart{}
-		err := d.cluster.Client.Get(ctx, client.ObjectKey{Namespace: "gotk-system", Name: hr.GetHelmChartName()}, hc)
-		if err == nil && hc.Status.Artifact != nil && apimeta.IsStatusConditionTrue(hc.Status.Conditions, "Ready") {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 // startCharts serves d.charts over HTTP on loopback and returns its URL.

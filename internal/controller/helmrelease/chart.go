@@ -53,7 +53,8 @@ func (r *Reconciler) reconcileChart(ctx context.Context, s *scope) error {
 	hc := &sourcev1.HelmChart{}
 	if err := r.Get(ctx, key, hc); err != nil {
 		if apierrors.IsNotFound(err) {
-			return runtime.Waiting(meta.ArtifactFailedReason, r.Options.RequeueDependency,
+			// This controller creates it: it is on its way.
+			return runtime.Waiting(meta.ProgressingReason, r.Options.RequeueDependency,
 				fmt.Errorf("HelmChart '%s' not found", key))
 		}
 		return err
@@ -115,15 +116,21 @@ func (r *Reconciler) loadSourceChart(ctx context.Context, s *scope, src client.O
 	observed := observedGeneration(src)
 	cond, _ := src.(runtime.Object)
 	if src.GetGeneration() != observed || art == nil {
+		// A source that failed makes this fail with its message; one
+		// that has not produced its artifact yet makes this progress, so
+		// that `gotk create helmrelease` waits for the HelmChart that the
+		// HelmRelease itself created.
 		msg := fmt.Sprintf("%s '%s' is not ready", kind, key)
+		reason := meta.ProgressingReason
 		if cond != nil && runtime.IsFalse(cond, meta.ReadyCondition) {
+			reason = meta.ArtifactFailedReason
 			if m := runtime.Message(cond, meta.ReadyCondition); m != "" {
 				msg += ": " + m
 			}
 		} else if art == nil {
 			msg += ": it has no artifact yet"
 		}
-		return runtime.Waiting(meta.ArtifactFailedReason, r.Options.RequeueDependency, fmt.Errorf("%s", msg))
+		return runtime.Waiting(reason, r.Options.RequeueDependency, fmt.Errorf("%s", msg))
 	}
 	source := fmt.Sprintf("%s '%s'", kind, key)
 	ch, err := r.loadChart(ctx, *art, source)

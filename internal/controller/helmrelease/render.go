@@ -8,7 +8,6 @@ import (
 
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
-	"helm.sh/helm/v4/pkg/postrenderer"
 	rel "helm.sh/helm/v4/pkg/release/v1"
 	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -57,14 +56,14 @@ func (x *Renderer) Chart(ctx context.Context, obj *helmv2.HelmRelease) (*chart.C
 	case obj.HasChartTemplate():
 		key = client.ObjectKey{Namespace: obj.Spec.Chart.GetNamespace(obj.Namespace), Name: obj.GetHelmChartName()}
 	case obj.HasChartRef():
-		ref := obj.Spec.ChartRef
-		if ref.Kind != sourcev1.HelmChartKind {
-			return nil, fmt.Errorf("HelmRelease %s/%s: spec.chartRef: kind %s is not supported yet: name a HelmChart", obj.Namespace, obj.Name, ref.Kind)
+		// The reconciler's own reading of spec.chartRef (a HelmChart, an
+		// OCIRepository or an ExternalArtifact), on a copy: it writes
+		// nothing but the copy's status.
+		s := &scope{obj: obj.DeepCopy()}
+		if err := x.r.reconcileChartRef(ctx, s); err != nil {
+			return nil, fmt.Errorf("HelmRelease %s/%s: %w", obj.Namespace, obj.Name, err)
 		}
-		key = client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}
-		if key.Namespace == "" {
-			key.Namespace = obj.Namespace
-		}
+		return s.chart, nil
 	default:
 		return nil, fmt.Errorf("HelmRelease %s/%s: spec: either chart or chartRef must be set", obj.Namespace, obj.Name)
 	}
@@ -135,24 +134,13 @@ func (x *Renderer) Render(ctx context.Context, obj *helmv2.HelmRelease, ch *char
 	if err != nil {
 		return nil, err
 	}
-	if pr := PostRendererOf(obj); pr != nil {
-		runner.PostRenderer = pr
-	}
+	runner.Render = release.NewPostRender(obj)
 	out, err := runner.Preview(ctx, obj, ch, values)
 	if err != nil {
 		return nil, fmt.Errorf("render release '%s/%s' of HelmRelease %s/%s with chart %s@%s: %s",
 			obj.GetReleaseNamespace(), obj.GetReleaseName(), obj.Namespace, obj.Name, ch.Name(), ch.Metadata.Version, cleanError(err))
 	}
 	return out, nil
-}
-
-// PostRendererOf returns the post-renderer that the installs and upgrades
-// of obj go through, or nil: spec.commonMetadata.
-func PostRendererOf(obj *helmv2.HelmRelease) postrenderer.PostRenderer {
-	if cm := obj.Spec.CommonMetadata; cm != nil && (len(cm.Labels) > 0 || len(cm.Annotations) > 0) {
-		return release.CommonMetadata{Labels: cm.Labels, Annotations: cm.Annotations}
-	}
-	return nil
 }
 
 // ManifestRefs lists the objects of the manifest of release h, as the

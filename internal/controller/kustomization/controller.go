@@ -220,7 +220,13 @@ func (r *Reconciler) reconcileSource(ctx context.Context, s *scope) error {
 	s.source = src
 	art := src.GetArtifact()
 	if art == nil {
-		return runtime.Waiting(meta.ArtifactFailedReason, r.Options.RequeueDependency,
+		// A source that failed makes this fail; one still at its first
+		// reconcile makes this progress.
+		reason := meta.ProgressingReason
+		if o, ok := src.(runtime.Object); ok && runtime.IsFalse(o, meta.ReadyCondition) {
+			reason = meta.ArtifactFailedReason
+		}
+		return runtime.Waiting(reason, r.Options.RequeueDependency,
 			fmt.Errorf("source %s '%s/%s' is not ready: it has no artifact yet", ref.Kind, ns, ref.Name))
 	}
 	s.revision = art.Revision

@@ -16,15 +16,6 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// The metadata Helm sets on every object of a release when it applies
-// it; the manifest in storage does not carry it.
-const (
-	managedByLabel             = "app.kubernetes.io/managed-by"
-	managedByHelm              = "Helm"
-	releaseNameAnnotation      = "meta.helm.sh/release-name"
-	releaseNamespaceAnnotation = "meta.helm.sh/release-namespace"
-)
-
 // FieldManager is the field manager Helm's actions write with: the
 // name set in kube.ManagedFieldsManager, else the base name of the
 // program, as Helm computes it. Drift correction writes with the same
@@ -94,14 +85,14 @@ func setHelmMetadata(u *unstructured.Unstructured, h *rel.Release) {
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	labels[managedByLabel] = managedByHelm
+	labels[ManagedByLabel] = ManagedByHelm
 	u.SetLabels(labels)
 	annotations := u.GetAnnotations()
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	annotations[releaseNameAnnotation] = h.Name
-	annotations[releaseNamespaceAnnotation] = h.Namespace
+	annotations[ReleaseNameAnnotation] = h.Name
+	annotations[ReleaseNamespaceAnnotation] = h.Namespace
 	u.SetAnnotations(annotations)
 }
 
