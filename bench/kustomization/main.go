@@ -44,6 +44,7 @@ import (
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
+	"github.com/gotk-dev/gotk/bench/internal/harness"
 	"github.com/gotk-dev/gotk/internal/kustomize"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/testenv"
@@ -103,16 +104,8 @@ func run(c config) error {
 	}
 	defer os.RemoveAll(work)
 	if c.controller == "" {
-		c.controller = filepath.Join(work, "gotk-controller")
-		// Built as the image builds it (Dockerfile): static and
-		// stripped. The binary's resident pages are a large part of the
-		// controller's RSS, and a dynamic build with symbols holds more.
-		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", c.controller, "./cmd/gotk-controller")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		build.Dir = testenv.RepoRoot()
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build gotk-controller: %w", err)
+		if c.controller, err = harness.BuildController(work); err != nil {
+			return err
 		}
 	}
 
@@ -191,7 +184,7 @@ func run(c config) error {
 	}); err != nil {
 		return fmt.Errorf("GitRepository has no artifact: %w", err)
 	}
-	fmt.Printf("controller: %s --concurrent=%d --kube-api-qps=%d --kube-api-burst=%d\n", c.controller, c.concurrent, c.qps, c.burst)
+	fmt.Printf("controller: %s %s\n", c.controller, c.tuning())
 
 	switch c.scenario {
 	case "many":
@@ -834,4 +827,22 @@ func (s *rssSampler) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return fmt.Sprintf(" (sampled peaks: anonymous %d MiB, file pages %d MiB)", s.anon/1024, s.file/1024)
+}
+
+// tuning prints the controller's tuning flags that the bench sets; the
+// others keep the controller's defaults.
+func (c config) tuning() string {
+	var flags []string
+	for _, f := range []struct {
+		name  string
+		value int
+	}{{"concurrent", c.concurrent}, {"kube-api-qps", c.qps}, {"kube-api-burst", c.burst}} {
+		if f.value > 0 {
+			flags = append(flags, fmt.Sprintf("--%s=%d", f.name, f.value))
+		}
+	}
+	if len(flags) == 0 {
+		return "(default --concurrent, --kube-api-qps and --kube-api-burst)"
+	}
+	return strings.Join(flags, " ")
 }

@@ -106,7 +106,7 @@ func runWait(ctx context.Context, c config, work string) error {
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	defer stopSampling()
 	rss := sampleRSS(sampleCtx, pid)
-	fmt.Printf("controller: %s --concurrent=%d --kube-api-qps=%d --kube-api-burst=%d\n", c.controller, c.concurrent, c.qps, c.burst)
+	fmt.Printf("controller: %s %s\n", c.controller, c.tuning())
 
 	if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		return err

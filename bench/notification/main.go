@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +35,7 @@ import (
 
 	"github.com/gotk-dev/gotk/api/meta"
 	notificationv1beta3 "github.com/gotk-dev/gotk/api/notification/v1beta3"
+	"github.com/gotk-dev/gotk/bench/internal/harness"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/testenv"
 )
@@ -106,11 +106,9 @@ func run(c config) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	bin := filepath.Join(work, "gotk-controller")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/gotk-controller")
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
+	bin, err := harness.BuildController(work)
+	if err != nil {
+		return err
 	}
 	env, err := testenv.Start()
 	if err != nil {

@@ -36,6 +36,7 @@ import (
 	"github.com/gotk-dev/gotk/api/meta"
 	notificationv1 "github.com/gotk-dev/gotk/api/notification/v1"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
+	"github.com/gotk-dev/gotk/bench/internal/harness"
 	"github.com/gotk-dev/gotk/internal/testenv"
 	gs "github.com/gotk-dev/gotk/internal/testenv/gitserver"
 )
@@ -64,12 +65,8 @@ func run(runs int, controller, logs string) error {
 	}
 	defer os.RemoveAll(work)
 	if controller == "" {
-		controller = filepath.Join(work, "gotk-controller")
-		build := exec.Command("go", "build", "-o", controller, "./cmd/gotk-controller")
-		build.Dir = testenv.RepoRoot()
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build gotk-controller: %w", err)
+		if controller, err = harness.BuildController(work); err != nil {
+			return err
 		}
 	}
 	env, err := testenv.Start()
