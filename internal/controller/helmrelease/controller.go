@@ -21,6 +21,7 @@ import (
 
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	rel "helm.sh/helm/v4/pkg/release/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
@@ -72,14 +73,17 @@ type Reconciler struct {
 
 // scope carries what the phases of one reconcile find.
 type scope struct {
-	obj       *helmv2.HelmRelease
-	chartObj  *sourcev1.HelmChart
-	chart     *chart.Chart
-	values    map[string]any
-	digest    string
-	revision  string
-	force     bool
-	runner    *release.Runner
+	obj      *helmv2.HelmRelease
+	chartObj *sourcev1.HelmChart
+	chart    *chart.Chart
+	values   map[string]any
+	digest   string
+	revision string
+	force    bool
+	runner   *release.Runner
+	// history is the release's versions as syncHistory last read them,
+	// for the next step of reconcileRelease; nil when it must read them.
+	history   []*rel.Release
 	before    runtime.Before
 	lastError error
 }

@@ -53,15 +53,18 @@ func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) error {
 	var failure error
 	tested := 0
 	for step := 0; step < maxSteps; step++ {
-		last, err := runner.Last()
-		if err != nil {
-			return runtime.Failed(helmv2.GetLastReleaseFailedReason,
-				fmt.Errorf("read release '%s' from storage namespace '%s': %w", obj.GetReleaseName(), obj.GetStorageNamespace(), err))
+		// One List of the release's versions, unless the step before
+		// read them after its action (syncHistory): the last is the
+		// newest.
+		history := s.history
+		s.history = nil
+		if history == nil {
+			if history, err = runner.History(); err != nil {
+				return runtime.Failed(helmv2.GetLastReleaseFailedReason,
+					fmt.Errorf("read release '%s' from storage namespace '%s': %w", obj.GetReleaseName(), obj.GetStorageNamespace(), err))
+			}
 		}
-		history, err := runner.History()
-		if err != nil {
-			return runtime.Failed(helmv2.GetLastReleaseFailedReason, err)
-		}
+		last := release.Newest(history)
 		cur := release.Observe(last, history)
 		if cur != nil {
 			if snap := snapshotOf(obj, cur.Version); snap.HasBeenTested() {
@@ -349,7 +352,8 @@ func stalled(obj *helmv2.HelmRelease, cause error) error {
 }
 
 // syncHistory rebuilds status.history from the release's versions in
-// storage, keeping the test results it recorded.
+// storage, keeping the test results it recorded, and keeps the versions in
+// s.history for the next step.
 func (r *Reconciler) syncHistory(s *scope) error {
 	obj := s.obj
 	history, err := s.runner.History()
@@ -371,6 +375,7 @@ func (r *Reconciler) syncHistory(s *scope) error {
 	snaps.SortByVersion()
 	snaps.Truncate(obj.GetTest().IgnoreFailures)
 	obj.Status.History = snaps
+	s.history = history
 	return nil
 }
 

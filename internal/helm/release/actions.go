@@ -96,6 +96,18 @@ func (r *Runner) History() ([]*rel.Release, error) {
 	return out, nil
 }
 
+// Newest returns the version of history with the highest number, as
+// Last reads it from storage; nil when history is empty.
+func Newest(history []*rel.Release) *rel.Release {
+	var out *rel.Release
+	for _, h := range history {
+		if out == nil || h.Version > out.Version {
+			out = h
+		}
+	}
+	return out
+}
+
 func toV1(v ri.Releaser) (*rel.Release, error) {
 	switch r := v.(type) {
 	case *rel.Release:
