@@ -61,7 +61,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		WatchAllNamespaces: true,
-		Concurrent:         4,
+		Concurrent:         8,
 		RequeueDependency:  30 * time.Second,
 		KubeAPIQPS:         200,
 		KubeAPIBurst:       400,
