@@ -24,16 +24,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -178,7 +175,7 @@ func run(c config) error {
 	if err := cl.Create(ctx, src); err != nil {
 		return err
 	}
-	if err := poll(2*time.Minute, 100*time.Millisecond, func() (bool, error) {
+	if err := harness.Poll(2*time.Minute, 100*time.Millisecond, func() (bool, error) {
 		err := cl.Get(ctx, client.ObjectKeyFromObject(src), src)
 		return err == nil && src.Status.Artifact != nil, nil
 	}); err != nil {
@@ -202,7 +199,7 @@ func startController(c config, env *testenv.Env, work string) (*exec.Cmd, string
 	if err != nil {
 		return nil, "", err
 	}
-	ports, err := freePorts(3)
+	ports, err := harness.FreePorts(3)
 	if err != nil {
 		return nil, "", err
 	}
@@ -238,7 +235,7 @@ func startController(c config, env *testenv.Env, work string) (*exec.Cmd, string
 		return nil, "", err
 	}
 	url := "http://" + metrics + "/metrics"
-	err = poll(time.Minute, 100*time.Millisecond, func() (bool, error) {
+	err = harness.Poll(time.Minute, 100*time.Millisecond, func() (bool, error) {
 		resp, err := http.Get(url)
 		if err != nil {
 			return false, nil
@@ -260,27 +257,27 @@ func many(ctx context.Context, cl client.WithWatch, env *testenv.Env, c config, 
 	for i := range names {
 		names[i] = fmt.Sprintf("app-%04d", i)
 	}
-	if err := parallel(names, 32, func(name string) error {
+	if err := harness.Parallel(names, 32, func(name string) error {
 		return cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
 	}); err != nil {
 		return err
 	}
-	apiBefore, err := apiserverMetrics(env)
+	apiBefore, err := harness.APIServerRequests(env.Config)
 	if err != nil {
 		return err
 	}
-	cpuBefore := cpuSnapshot(pid)
+	cpuBefore := harness.CPUSnapshot(pid)
 	stopProfile, err := profile(c.cpuProfile)
 	if err != nil {
 		return err
 	}
 	defer stopProfile()
-	stopAPIProfile := apiserverProfile(env, c.apiProfile, c.apiSeconds)
+	stopAPIProfile := harness.APIServerProfile(env.Config, c.apiProfile, c.apiSeconds)
 	watchCtx, stopWatch := context.WithTimeout(ctx, 10*time.Minute)
 	defer stopWatch()
 	readyAt := watchAllReady(watchCtx, cl, ns, c.count, revision)
 	start := time.Now()
-	if err := parallel(names, 32, func(name string) error {
+	if err := harness.Parallel(names, 32, func(name string) error {
 		return cl.Create(ctx, newKustomization(ns, name, "./app", func(k *kustomizev1.Kustomization) { k.Spec.TargetNamespace = name }))
 	}); err != nil {
 		return err
@@ -297,13 +294,13 @@ func many(ctx context.Context, cl client.WithWatch, env *testenv.Env, c config, 
 	}
 	fmt.Printf("many: %d Kustomizations x 4 objects: all created in %s, all Ready after %s (%d ready)\n",
 		c.count, created.Round(time.Millisecond), elapsed.Round(time.Millisecond), ready)
-	apiAfter, err := apiserverMetrics(env)
+	apiAfter, err := harness.APIServerRequests(env.Config)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("many: API server requests by verb/resource (the bench's own: POST and LIST kustomizations): %s\n", apiByVerb(delta(apiBefore, apiAfter)))
+	fmt.Printf("many: API server requests by verb/resource (the bench's own: POST and LIST kustomizations): %s\n", harness.APIByVerb(harness.Delta(apiBefore, apiAfter)))
 	fmt.Printf("many: controller peak RSS (VmHWM) %s\n", hwm)
-	fmt.Printf("many: CPU time during the scenario: %s\n", cpuSince(cpuBefore, pid))
+	fmt.Printf("many: CPU time during the scenario: %s\n", harness.CPUSince(cpuBefore, pid))
 	return stopAPIProfile()
 }
 
@@ -317,7 +314,7 @@ func large(ctx context.Context, cl client.Client, env *testenv.Env, c config, ns
 		return err
 	}
 	key := client.ObjectKeyFromObject(k)
-	if err := poll(30*time.Minute, 200*time.Millisecond, func() (bool, error) {
+	if err := harness.Poll(30*time.Minute, 200*time.Millisecond, func() (bool, error) {
 		if err := cl.Get(ctx, key, k); err != nil {
 			return false, err
 		}
@@ -340,13 +337,13 @@ func large(ctx context.Context, cl client.Client, env *testenv.Env, c config, ns
 		return err
 	}
 	defer stopProfile()
-	cpuBefore := cpuSnapshot(pid)
+	cpuBefore := harness.CPUSnapshot(pid)
 	for round := 1; round <= 3; round++ {
-		ctrlBefore, err := scrape(metricsURL)
+		ctrlBefore, err := harness.Scrape(metricsURL)
 		if err != nil {
 			return err
 		}
-		apiBefore, err := apiserverMetrics(env)
+		apiBefore, err := harness.APIServerRequests(env.Config)
 		if err != nil {
 			return err
 		}
@@ -360,7 +357,7 @@ func large(ctx context.Context, cl client.Client, env *testenv.Env, c config, ns
 		if err := cl.Patch(ctx, k, patch); err != nil {
 			return err
 		}
-		if err := poll(5*time.Minute, 50*time.Millisecond, func() (bool, error) {
+		if err := harness.Poll(5*time.Minute, 50*time.Millisecond, func() (bool, error) {
 			if err := cl.Get(ctx, key, k); err != nil {
 				return false, err
 			}
@@ -372,97 +369,32 @@ func large(ctx context.Context, cl client.Client, env *testenv.Env, c config, ns
 		// The reconcile's duration is recorded just after its status patch.
 		countKey := `controller_runtime_reconcile_time_seconds_count{controller="kustomization"}`
 		var ctrlAfter map[string]float64
-		if err := poll(10*time.Second, 20*time.Millisecond, func() (bool, error) {
+		if err := harness.Poll(10*time.Second, 20*time.Millisecond, func() (bool, error) {
 			var err error
-			ctrlAfter, err = scrape(metricsURL)
+			ctrlAfter, err = harness.Scrape(metricsURL)
 			return err == nil && ctrlAfter[countKey] > ctrlBefore[countKey], err
 		}); err != nil {
 			return err
 		}
-		apiAfter, err := apiserverMetrics(env)
+		apiAfter, err := harness.APIServerRequests(env.Config)
 		if err != nil {
 			return err
 		}
-		d := delta(ctrlBefore, ctrlAfter)
+		d := harness.Delta(ctrlBefore, ctrlAfter)
 		recTime := d[`controller_runtime_reconcile_time_seconds_sum{controller="kustomization"}`]
 		recCount := d[`controller_runtime_reconcile_time_seconds_count{controller="kustomization"}`]
 		fmt.Printf("large: unchanged reconcile %d: %s from request to status (reconcile time %.3fs over %v reconciles), ready %v\n",
 			round, wall.Round(time.Millisecond), recTime, recCount, runtime.IsReady(k))
-		fmt.Printf("large:   controller requests by method: %s\n", byLabel(d, "rest_client_requests_total", "method"))
-		fmt.Printf("large:   API server requests by verb/resource (the bench's own: PATCH and GET kustomizations): %s\n", apiByVerb(delta(apiBefore, apiAfter)))
+		fmt.Printf("large:   controller requests by method: %s\n", harness.ByLabel(d, "rest_client_requests_total", "method"))
+		fmt.Printf("large:   API server requests by verb/resource (the bench's own: PATCH and GET kustomizations): %s\n", harness.APIByVerb(harness.Delta(apiBefore, apiAfter)))
 	}
 	hwm, err := peakRSS(pid)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("large: controller peak RSS (VmHWM) %s\n", hwm)
-	fmt.Printf("large: CPU time of the unchanged reconciles: %s\n", cpuSince(cpuBefore, pid))
+	fmt.Printf("large: CPU time of the unchanged reconciles: %s\n", harness.CPUSince(cpuBefore, pid))
 	return nil
-}
-
-// cpuSnapshot returns the CPU time (user + system, seconds) used so far by
-// the controller, the API server and etcd: on a shared machine the wall
-// time depends on the neighbours, the CPU time much less.
-func cpuSnapshot(controllerPID int) map[string]float64 {
-	out := map[string]float64{"gotk-controller": cpuSeconds(controllerPID)}
-	entries, _ := os.ReadDir("/proc")
-	self := os.Getpid()
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == controllerPID {
-			continue
-		}
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		fields := statFields(string(stat))
-		if len(fields) < 15 || fields[1] != strconv.Itoa(self) {
-			continue
-		}
-		out[fields[0]] += cpuSeconds(pid)
-	}
-	return out
-}
-
-// cpuSince formats the CPU time used since before.
-func cpuSince(before map[string]float64, pid int) string {
-	after := cpuSnapshot(pid)
-	var parts []string
-	for _, name := range []string{"gotk-controller", "kube-apiserver", "etcd"} {
-		parts = append(parts, fmt.Sprintf("%s %.1fs", name, after[name]-before[name]))
-	}
-	return strings.Join(parts, ", ")
-}
-
-// statFields returns comm, ppid, ... utime, stime of /proc/<pid>/stat: the
-// fields after the parenthesised command name, with the name first.
-func statFields(stat string) []string {
-	open, closeIdx := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
-	if open < 0 || closeIdx < 0 {
-		return nil
-	}
-	rest := strings.Fields(stat[closeIdx+1:])
-	if len(rest) < 13 {
-		return nil
-	}
-	// rest[0] is the state, rest[1] the ppid, rest[11] utime, rest[12] stime.
-	return append([]string{stat[open+1 : closeIdx]}, rest[1:]...)
-}
-
-func cpuSeconds(pid int) float64 {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := statFields(string(stat))
-	if len(f) < 13 {
-		return 0
-	}
-	// After the name: ppid(1) pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(11) stime(12).
-	u, _ := strconv.ParseFloat(f[11], 64)
-	s, _ := strconv.ParseFloat(f[12], 64)
-	return (u + s) / 100 // clock ticks; USER_HZ is 100 on Linux
 }
 
 func newKustomization(ns, name, path string, mutate func(*kustomizev1.Kustomization)) *kustomizev1.Kustomization {
@@ -572,187 +504,6 @@ func peakRSS(pid int) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no VmHWM in /proc/%d/status", pid)
-}
-
-// scrape reads a Prometheus text endpoint into "name{labels}" -> value.
-func scrape(url string) (map[string]float64, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	return parseMetrics(bufio.NewScanner(resp.Body))
-}
-
-// apiserverMetrics reads the API server's apiserver_request_total.
-func apiserverMetrics(env *testenv.Env) (map[string]float64, error) {
-	hc, err := rest.HTTPClientFor(env.Config)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := hc.Get(strings.TrimSuffix(env.Config.Host, "/") + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	all, err := parseMetrics(bufio.NewScanner(resp.Body))
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]float64{}
-	for k, v := range all {
-		if strings.HasPrefix(k, "apiserver_request_total{") {
-			out[k] = v
-		}
-	}
-	return out, nil
-}
-
-func parseMetrics(s *bufio.Scanner) (map[string]float64, error) {
-	s.Buffer(make([]byte, 1<<20), 1<<24)
-	out := map[string]float64{}
-	for s.Scan() {
-		line := s.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		out[line[:i]] = v
-	}
-	return out, s.Err()
-}
-
-func delta(before, after map[string]float64) map[string]float64 {
-	out := map[string]float64{}
-	for k, v := range after {
-		if d := v - before[k]; d != 0 {
-			out[k] = d
-		}
-	}
-	return out
-}
-
-// byLabel sums the deltas of metric by one label's value.
-func byLabel(d map[string]float64, metric, label string) string {
-	sums := map[string]float64{}
-	for k, v := range d {
-		if !strings.HasPrefix(k, metric+"{") {
-			continue
-		}
-		sums[labelValue(k, label)] += v
-	}
-	return formatCounts(sums)
-}
-
-// apiByVerb sums apiserver_request_total deltas by verb and resource,
-// marking dry runs.
-func apiByVerb(d map[string]float64) string {
-	sums := map[string]float64{}
-	for k, v := range d {
-		key := labelValue(k, "verb") + " " + labelValue(k, "resource")
-		if sub := labelValue(k, "subresource"); sub != "" {
-			key += "/" + sub
-		}
-		if dr := labelValue(k, "dry_run"); dr != "" {
-			key += " (dry-run)"
-		}
-		sums[key] += v
-	}
-	return formatCounts(sums)
-}
-
-func labelValue(series, label string) string {
-	i := strings.Index(series, label+`="`)
-	if i < 0 {
-		return ""
-	}
-	rest := series[i+len(label)+2:]
-	return rest[:strings.IndexByte(rest, '"')]
-}
-
-func formatCounts(m map[string]float64) string {
-	if len(m) == 0 {
-		return "none"
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%v", k, m[k])
-	}
-	return strings.Join(parts, ", ")
-}
-
-func poll(timeout, interval time.Duration, cond func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := cond()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s", timeout)
-		}
-		time.Sleep(interval)
-	}
-}
-
-// parallel runs fn over items with at most n at once and returns the
-// first error.
-func parallel(items []string, n int, fn func(string) error) error {
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	var once sync.Once
-	var first error
-	for w := 0; w < n; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(items) {
-					return
-				}
-				if err := fn(items[i]); err != nil {
-					once.Do(func() { first = fmt.Errorf("%s: %w", items[i], err) })
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return first
-}
-
-func freePorts(n int) ([]string, error) {
-	var ports []string
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln)
-		ports = append(ports, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
-	}
-	return ports, nil
 }
 
 // timeBuild builds the large scenario's files with internal/kustomize, as

@@ -16,6 +16,7 @@ import (
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
+	"github.com/gotk-dev/gotk/bench/internal/harness"
 	"github.com/gotk-dev/gotk/internal/localcluster"
 	"github.com/gotk-dev/gotk/internal/testenv"
 	gs "github.com/gotk-dev/gotk/internal/testenv/gitserver"
@@ -70,7 +71,7 @@ func runWait(ctx context.Context, c config, work string) error {
 	scratch := filepath.Join(work, "scratch")
 	seedStart := time.Now()
 	if c.source == "per" {
-		if err := parallel(names, 4, func(name string) error {
+		if err := harness.Parallel(names, 4, func(name string) error {
 			_, err := gs.Seed(gitRoot, name+".git", scratch, map[string]string{"app/objects.yaml": appFiles(name+"-", 1, ns)["app/objects.yaml"]})
 			return err
 		}); err != nil {
@@ -88,7 +89,7 @@ func runWait(ctx context.Context, c config, work string) error {
 	fmt.Printf("wait: %d Git repositories seeded in %s\n", map[bool]int{true: c.count, false: 1}[c.source == "per"], time.Since(seedStart).Round(time.Millisecond))
 
 	if c.heapProfile != "" && !c.inProcess {
-		ports, err := freePorts(1)
+		ports, err := harness.FreePorts(1)
 		if err != nil {
 			return err
 		}
@@ -136,15 +137,15 @@ func runWait(ctx context.Context, c config, work string) error {
 		}
 	}
 
-	apiBefore, err := apiserverMetrics(env)
+	apiBefore, err := harness.APIServerRequests(env.Config)
 	if err != nil {
 		return err
 	}
-	ctrlBefore, err := scrape(metricsURL)
+	ctrlBefore, err := harness.Scrape(metricsURL)
 	if err != nil {
 		return err
 	}
-	cpuBefore := cpuSnapshot(pid)
+	cpuBefore := harness.CPUSnapshot(pid)
 	watchCtx, stopWatch := context.WithTimeout(ctx, 30*time.Minute)
 	defer stopWatch()
 	readyAt := watchAllReady(watchCtx, cl, ns, c.count, "")
@@ -154,7 +155,7 @@ func runWait(ctx context.Context, c config, work string) error {
 			return err
 		}
 	}
-	if err := parallel(names, 32, func(name string) error {
+	if err := harness.Parallel(names, 32, func(name string) error {
 		if c.source == "per" {
 			if err := cl.Create(ctx, gitRepo(name, name+".git")); err != nil {
 				return err
@@ -179,19 +180,19 @@ func runWait(ctx context.Context, c config, work string) error {
 	}
 
 	// A requested reconcile of every Kustomization, with nothing changed.
-	if apiBefore, err = apiserverMetrics(env); err != nil {
+	if apiBefore, err = harness.APIServerRequests(env.Config); err != nil {
 		return err
 	}
-	if ctrlBefore, err = scrape(metricsURL); err != nil {
+	if ctrlBefore, err = harness.Scrape(metricsURL); err != nil {
 		return err
 	}
-	cpuBefore = cpuSnapshot(pid)
+	cpuBefore = harness.CPUSnapshot(pid)
 	token := strconv.FormatInt(time.Now().UnixNano(), 10)
 	handled := watchAll(watchCtx, cl, ns, c.count, func(k *kustomizev1.Kustomization) bool {
 		return k.Status.LastHandledReconcileAt == token
 	})
 	start = time.Now()
-	if err := parallel(names, 32, func(name string) error {
+	if err := harness.Parallel(names, 32, func(name string) error {
 		k := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
 		patch := []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, meta.ReconcileRequestAnnotation, token))
 		return cl.Patch(ctx, k, client.RawPatch("application/merge-patch+json", patch))
@@ -204,11 +205,11 @@ func runWait(ctx context.Context, c config, work string) error {
 	}
 	fmt.Printf("wait (%s): requested reconcile of all %d with nothing changed: all handled after %s\n",
 		c.source, c.count, res.at.Sub(start).Round(time.Millisecond))
-	apiAfter, err := apiserverMetrics(env)
+	apiAfter, err := harness.APIServerRequests(env.Config)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("wait:   writes to the applied objects (API server, dry-runs included): %s\n", appliedWrites(delta(apiBefore, apiAfter)))
+	fmt.Printf("wait:   writes to the applied objects (API server, dry-runs included): %s\n", appliedWrites(harness.Delta(apiBefore, apiAfter)))
 	if err := report(env, metricsURL, pid, rss, "noop", apiBefore, ctrlBefore, cpuBefore); err != nil {
 		return err
 	}
@@ -220,11 +221,11 @@ func runWait(ctx context.Context, c config, work string) error {
 // scheduler, kwok and the bench; the controller's by method), the
 // controller's peak RSS and the CPU time since the snapshots.
 func report(env *testenv.Env, metricsURL string, pid int, rss *rssSampler, phase string, apiBefore, ctrlBefore, cpuBefore map[string]float64) error {
-	apiAfter, err := apiserverMetrics(env)
+	apiAfter, err := harness.APIServerRequests(env.Config)
 	if err != nil {
 		return err
 	}
-	ctrlAfter, err := scrape(metricsURL)
+	ctrlAfter, err := harness.Scrape(metricsURL)
 	if err != nil {
 		return err
 	}
@@ -232,10 +233,10 @@ func report(env *testenv.Env, metricsURL string, pid int, rss *rssSampler, phase
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s:   controller requests by method: %s\n", phase, byLabel(delta(ctrlBefore, ctrlAfter), "rest_client_requests_total", "method"))
-	fmt.Printf("%s:   API server requests by verb/resource (all clients): %s\n", phase, apiByVerb(delta(apiBefore, apiAfter)))
+	fmt.Printf("%s:   controller requests by method: %s\n", phase, harness.ByLabel(harness.Delta(ctrlBefore, ctrlAfter), "rest_client_requests_total", "method"))
+	fmt.Printf("%s:   API server requests by verb/resource (all clients): %s\n", phase, harness.APIByVerb(harness.Delta(apiBefore, apiAfter)))
 	fmt.Printf("%s:   controller peak RSS (VmHWM) %s%s\n", phase, hwm, rss)
-	fmt.Printf("%s:   CPU time: %s\n", phase, cpuSince(cpuBefore, pid))
+	fmt.Printf("%s:   CPU time: %s\n", phase, harness.CPUSince(cpuBefore, pid))
 	return nil
 }
 
@@ -245,21 +246,21 @@ func report(env *testenv.Env, metricsURL string, pid int, rss *rssSampler, phase
 func appliedWrites(d map[string]float64) string {
 	sums := map[string]float64{}
 	for k, v := range d {
-		res := labelValue(k, "resource")
+		res := harness.LabelValue(k, "resource")
 		switch res {
 		case "serviceaccounts", "configmaps", "services", "deployments":
 		default:
 			continue
 		}
-		verb := labelValue(k, "verb")
-		if verb == "GET" || verb == "LIST" || verb == "WATCH" || labelValue(k, "subresource") != "" {
+		verb := harness.LabelValue(k, "verb")
+		if verb == "GET" || verb == "LIST" || verb == "WATCH" || harness.LabelValue(k, "subresource") != "" {
 			continue
 		}
 		key := verb + " " + res
-		if labelValue(k, "dry_run") != "" {
+		if harness.LabelValue(k, "dry_run") != "" {
 			key += " (dry-run)"
 		}
 		sums[key] += v
 	}
-	return formatCounts(sums)
+	return harness.FormatCounts(sums)
 }
