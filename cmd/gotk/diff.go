@@ -96,15 +96,7 @@ func runDiff(ctx context.Context, c *cli, key types.NamespacedName, localPath st
 		return false, fmt.Errorf("diff of Kustomization %s: %w", key, err)
 	}
 	color := colorAllowed(c.out)
-	for _, d := range diffs {
-		switch d.Action {
-		case ssa.ActionCreated:
-			printDiffHeader(c.out, color, d.Ref, "created")
-		case ssa.ActionConfigured:
-			printDiffHeader(c.out, color, d.Ref, "drifted")
-			printUnifiedDiff(c.out, color, d.Diff)
-		}
-	}
+	printDiffs(c.out, color, diffs)
 	if !ks.Spec.Prune {
 		return changed, nil
 	}
@@ -193,6 +185,20 @@ func printUnifiedDiff(w io.Writer, color bool, text string) {
 			fmt.Fprintf(w, "%s%s%s\n", colorBlue, body, colorReset)
 		default:
 			fmt.Fprintln(w, body)
+		}
+	}
+}
+
+// printDiffs prints the objects that an apply would create, and those it
+// would change with a unified diff of each.
+func printDiffs(w io.Writer, color bool, diffs []ssa.ObjectDiff) {
+	for _, d := range diffs {
+		switch d.Action {
+		case ssa.ActionCreated:
+			printDiffHeader(w, color, d.Ref, "created")
+		case ssa.ActionConfigured:
+			printDiffHeader(w, color, d.Ref, "drifted")
+			printUnifiedDiff(w, color, d.Diff)
 		}
 	}
 }

@@ -108,15 +108,7 @@ func runDiffHelmRelease(ctx context.Context, c *cli, key types.NamespacedName, f
 		return false, fmt.Errorf("diff of HelmRelease %s: %w", key, err)
 	}
 	color := colorAllowed(c.out)
-	for _, d := range diffs {
-		switch d.Action {
-		case ssa.ActionCreated:
-			printDiffHeader(c.out, color, d.Ref, "created")
-		case ssa.ActionConfigured:
-			printDiffHeader(c.out, color, d.Ref, "drifted")
-			printUnifiedDiff(c.out, color, d.Diff)
-		}
-	}
+	printDiffs(c.out, color, diffs)
 	stale, err := staleReleaseObjects(ctx, rr, cl, objs)
 	if err != nil {
 		return false, err

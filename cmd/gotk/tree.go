@@ -46,36 +46,7 @@ the objects of its release (see gotk tree helmrelease --help), and so on.`,
 		Args:              exactlyOneName("Kustomization"),
 		ValidArgsFunction: c.completeNames(kustomizationKind),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "" && output != "json" {
-				return fmt.Errorf("unknown --output %q: use json, or leave it out for a tree", output)
-			}
-			cl, err := c.watchClient()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			key := types.NamespacedName{Namespace: c.objectNamespace(cmd), Name: args[0]}
-			ks, err := getObject(ctx, cl, kustomizationKind, key)
-			if err != nil {
-				return err
-			}
-			root, err := newTreeWalker(c, cl).buildTree(ctx, ks, 0)
-			if err != nil {
-				return err
-			}
-			if len(root.Resources) == 0 {
-				c.status.warn("Kustomization %s has no inventory yet: it has applied nothing (see gotk get kustomizations -n %s)", key, key.Namespace)
-			}
-			if output == "json" {
-				data, err := json.MarshalIndent(root, "", "  ")
-				if err != nil {
-					return err
-				}
-				_, err = fmt.Fprintf(c.out, "%s\n", data)
-				return err
-			}
-			printTree(c.out, root)
-			return nil
+			return c.runTree(cmd, kustomizationKind, args[0], output, "no inventory yet: it has applied nothing")
 		},
 	})
 	cmd.AddCommand(newTreeHelmReleaseCmd(c, &output))
@@ -276,4 +247,31 @@ func printTree(w io.Writer, root *treeNode) {
 		}
 	}
 	walk(root, "")
+}
+
+// runTree prints the tree of what the Kustomization or HelmRelease name
+// applied, or its JSON with output "json"; without anything applied, it
+// warns that the object has nothing yet.
+func (c *cli) runTree(cmd *cobra.Command, k gotkKind, name, output, nothing string) error {
+	if output != "" && output != "json" {
+		return fmt.Errorf("unknown --output %q: use json, or leave it out for a tree", output)
+	}
+	cl, err := c.watchClient()
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	key := types.NamespacedName{Namespace: c.objectNamespace(cmd), Name: name}
+	obj, err := getObject(ctx, cl, k, key)
+	if err != nil {
+		return err
+	}
+	root, err := newTreeWalker(c, cl).buildTree(ctx, obj, 0)
+	if err != nil {
+		return err
+	}
+	if len(root.Resources) == 0 {
+		c.status.warn("%s %s has %s (see gotk get %s -n %s)", k.Kind(), key, nothing, k.Plural, key.Namespace)
+	}
+	return writeTree(c, root, output)
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
 	"github.com/gotk-dev/gotk/internal/controller/helmrelease"
@@ -33,27 +32,7 @@ applied below it, and so on.`,
 		Args:              exactlyOneName(helmv2.HelmReleaseKind),
 		ValidArgsFunction: c.completeNames(helmReleaseKind),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if *output != "" && *output != "json" {
-				return fmt.Errorf("unknown --output %q: use json, or leave it out for a tree", *output)
-			}
-			cl, err := c.watchClient()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			key := types.NamespacedName{Namespace: c.objectNamespace(cmd), Name: args[0]}
-			hr, err := getObject(ctx, cl, helmReleaseKind, key)
-			if err != nil {
-				return err
-			}
-			root, err := newTreeWalker(c, cl).buildTree(ctx, hr, 0)
-			if err != nil {
-				return err
-			}
-			if len(root.Resources) == 0 {
-				c.status.warn("HelmRelease %s has no release yet: it has installed nothing (see gotk get helmreleases -n %s)", key, key.Namespace)
-			}
-			return writeTree(c, root, *output)
+			return c.runTree(cmd, helmReleaseKind, args[0], *output, "no release yet: it has installed nothing")
 		},
 	}
 }
