@@ -284,7 +284,7 @@ func applySpec(c *confinedFS, dir string, kus *kustypes.Kustomization, spec *kus
 		kus.NameSuffix = spec.NameSuffix
 	}
 	for _, p := range spec.Patches {
-		kus.Patches = append(kus.Patches, kustypes.Patch{Patch: p.Patch, Target: selector(p.Target)})
+		kus.Patches = append(kus.Patches, kustypes.Patch{Patch: p.Patch, Target: Selector(p.Target)})
 	}
 	for _, img := range spec.Images {
 		entry := kustypes.Image{Name: img.Name, NewName: img.NewName, NewTag: img.NewTag, Digest: img.Digest}
@@ -320,7 +320,8 @@ func applySpec(c *confinedFS, dir string, kus *kustypes.Kustomization, spec *kus
 	return nil
 }
 
-func selector(s *meta.Selector) *kustypes.Selector {
+// Selector is a patch target of the API as kustomize takes it.
+func Selector(s *meta.Selector) *kustypes.Selector {
 	if s == nil {
 		return nil
 	}

@@ -15,7 +15,6 @@ import (
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/kio"
-	"sigs.k8s.io/kustomize/kyaml/resid"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 
@@ -119,7 +118,7 @@ func (k Kustomize) Run(rendered *bytes.Buffer) (*bytes.Buffer, error) {
 		Resources: []string{"rendered.yaml"},
 	}
 	for _, p := range k.Patches {
-		kus.Patches = append(kus.Patches, kustypes.Patch{Patch: p.Patch, Target: selector(p.Target)})
+		kus.Patches = append(kus.Patches, kustypes.Patch{Patch: p.Patch, Target: kustomize.Selector(p.Target)})
 	}
 	for _, img := range k.Images {
 		kus.Images = append(kus.Images, kustypes.Image{Name: img.Name, NewName: img.NewName, NewTag: img.NewTag, Digest: img.Digest})
@@ -161,21 +160,6 @@ func (k Kustomize) Run(rendered *bytes.Buffer) (*bytes.Buffer, error) {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	return bytes.NewBuffer(out), nil
-}
-
-func selector(s *meta.Selector) *kustypes.Selector {
-	if s == nil {
-		return nil
-	}
-	return &kustypes.Selector{
-		ResId: resid.ResId{
-			Gvk:       resid.Gvk{Group: s.Group, Version: s.Version, Kind: s.Kind},
-			Name:      s.Name,
-			Namespace: s.Namespace,
-		},
-		AnnotationSelector: s.AnnotationSelector,
-		LabelSelector:      s.LabelSelector,
-	}
 }
 
 // CommonMetadata is a Helm post-renderer that sets labels and annotations
