@@ -24,7 +24,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -44,7 +43,6 @@ import (
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/bench/internal/harness"
-	"github.com/gotk-dev/gotk/internal/localcluster"
 	"github.com/gotk-dev/gotk/internal/runtime"
 )
 
@@ -112,22 +110,12 @@ func run(c config) error {
 	}))
 	defer srv.Close()
 
-	opts := localcluster.Options{Dir: work}
-	if c.kcmQPS > 0 {
-		opts.ControllerManagerFlags = []string{"--kube-api-qps=" + strconv.Itoa(c.kcmQPS), "--kube-api-burst=" + strconv.Itoa(2*c.kcmQPS)}
-	}
-	cluster, err := localcluster.Start(ctx, opts)
+	cluster, cl, err := harness.StartCluster(ctx, work, c.kcmQPS)
 	if err != nil {
 		return err
 	}
 	defer cluster.Stop()
 	env := cluster.Env
-	cfg := rest.CopyConfig(env.Config)
-	cfg.QPS, cfg.Burst = 2000, 4000
-	cl, err := client.NewWithWatch(cfg, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		return err
-	}
 
 	ctrlProc, err := harness.StartController(harness.ControllerOptions{
 		Binary: c.controller, Kubeconfig: cluster.Kubeconfig, Controllers: "source,helm", Work: work,

@@ -10,14 +10,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/bench/internal/harness"
-	"github.com/gotk-dev/gotk/internal/localcluster"
 	"github.com/gotk-dev/gotk/internal/testenv"
 	gs "github.com/gotk-dev/gotk/internal/testenv/gitserver"
 )
@@ -37,22 +35,12 @@ func runWait(ctx context.Context, c config, work string) error {
 	if c.source != "per" && c.source != "shared" {
 		return fmt.Errorf("-source %q: want per or shared", c.source)
 	}
-	opts := localcluster.Options{Dir: work}
-	if c.kcmQPS > 0 {
-		opts.ControllerManagerFlags = []string{"--kube-api-qps=" + strconv.Itoa(c.kcmQPS), "--kube-api-burst=" + strconv.Itoa(2*c.kcmQPS)}
-	}
-	cluster, err := localcluster.Start(ctx, opts)
+	cluster, cl, err := harness.StartCluster(ctx, work, c.kcmQPS)
 	if err != nil {
 		return err
 	}
 	defer cluster.Stop()
 	env := cluster.Env
-	cfg := rest.CopyConfig(env.Config)
-	cfg.QPS, cfg.Burst = 2000, 4000
-	cl, err := client.NewWithWatch(cfg, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		return err
-	}
 
 	const ns = "bench"
 	names := make([]string, c.count)
