@@ -262,7 +262,11 @@ func (r *Reconciler) runRollback(s *scope, last *rel.Release) {
 		r.eventfMD(obj, md, runtime.SeverityError, helmv2.RollbackFailedReason, "%s", msg)
 		return
 	}
-	now, _ := s.runner.Last()
+	// The versions syncHistory has just read, unless it failed.
+	now := release.Newest(s.history)
+	if now == nil {
+		now, _ = s.runner.Last()
+	}
 	if now != nil {
 		r.setInventory(s, now)
 	}
