@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/pmezard/go-difflib/difflib"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -53,7 +54,8 @@ const (
 // changed in the cluster since but in its status) is unchanged without a
 // dry-run, and an object found unchanged is remembered, unless it has
 // fields that an apply would take over from kubectl first. Diff then costs
-// one read per object while nothing changes.
+// one read per object while nothing changes, and none for an object that
+// m.Watched shows unchanged.
 func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) ([]ObjectDiff, bool, error) {
 	items, perr := m.prepare(objs, opts)
 	if perr != nil {
@@ -111,6 +113,12 @@ func (m *Manager) diffOne(ctx context.Context, it *item, crds map[schema.GroupKi
 		}
 		// Its CRD is created first: show the object as it is desired.
 		return m.created(d, it.obj)
+	}
+	if m.Watched != nil && it.mode != kustomizev1.SSAIfNotPresent && m.Cache.known(it.ref, it.digest) {
+		if o, ok := m.Watched.WatchedObject(it.ref); ok && m.Cache.hit(it.ref, it.digest, o) && !excluded(o.GetLabels(), o.GetAnnotations()) {
+			d.Action = ActionUnchanged
+			return d, nil
+		}
 	}
 	if err := m.readLive(ctx, it); err != nil {
 		return d, err
@@ -268,4 +276,35 @@ func lines(b []byte) []string {
 		out = out[:len(out)-1]
 	}
 	return out
+}
+
+// Remember records in the Cache that objs were just applied by another
+// writer with m.FieldManager, as Apply would have applied them with opts,
+// and are now as live returns them (the answers to those writes): the
+// next Apply or Diff of the same objects finds them unchanged without a
+// dry-run, as long as they are not changed in the cluster. An object
+// that live does not return, or whose live state has fields an apply
+// would take over from kubectl first, is left unknown.
+//
+// The caller vouches for the write: it was a server-side apply of exactly
+// these objects (after normalization) with the same field manager.
+func (m *Manager) Remember(objs []*unstructured.Unstructured, opts ApplyOptions, live func(ObjectRef) *unstructured.Unstructured) error {
+	if m.Cache == nil {
+		return nil
+	}
+	items, perr := m.prepare(objs, opts)
+	if perr != nil {
+		return perr
+	}
+	for _, it := range items {
+		if it.mapping == nil || it.mode == kustomizev1.SSAIfNotPresent {
+			continue
+		}
+		o := live(it.ref)
+		if o == nil || needsCleanup(o, m.FieldManager) || excluded(o.GetLabels(), o.GetAnnotations()) {
+			continue
+		}
+		m.Cache.set(it.ref, it.digest, o)
+	}
+	return nil
 }

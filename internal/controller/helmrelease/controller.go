@@ -60,6 +60,10 @@ type Reconciler struct {
 	Health *health.Watcher
 	// Mapper tells namespaced kinds from cluster-scoped ones.
 	Mapper apimeta.RESTMapper
+	// Capabilities are those of the controller's cluster, shared by the
+	// releases in it; SetupWithManager sets them, and nil reads discovery
+	// for each action.
+	Capabilities *release.Capabilities
 
 	charts   chartCache
 	selector labels.Selector
@@ -241,6 +245,9 @@ func (r *Reconciler) newRunner(ctx context.Context, obj *helmv2.HelmRelease) (*r
 		return nil, runtime.Failed(helmv2.InitFailedReason, err)
 	}
 	log := slog.New(slog.DiscardHandler)
+	if obj.Spec.KubeConfig == nil {
+		getter.Share(r.Mapper, r.Capabilities)
+	}
 	runner, err := release.NewRunner(getter, obj.GetStorageNamespace(), obj.GetReleaseName(), log)
 	if err != nil {
 		return nil, runtime.Failed(helmv2.InitFailedReason, err)

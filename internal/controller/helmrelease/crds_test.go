@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -12,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
 	"github.com/gotk-dev/gotk/api/meta"
@@ -137,5 +139,61 @@ func TestCRDTheServiceAccountMayNotCreate(t *testing.T) {
 	}
 	if configMap(t, ns, "web") != nil {
 		t.Error("the release's ConfigMap was installed")
+	}
+}
+
+// The templates' .Capabilities follow the cluster: a CRD created by
+// someone else after an install (a Kustomization the release depends on,
+// say) is in .Capabilities.APIVersions at the next upgrade, though the
+// controller no longer reads discovery for each action.
+func TestCapabilitiesFollowNewCRDs(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t)
+	group := ns + ".example.com"
+	c := appChart("1.0.0")
+	c.Templates["templates/widgets.yaml"] = fmt.Sprintf("{{- if .Capabilities.APIVersions.Has %q }}\n"+
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-widgets\n{{- end }}\n", group+"/v1")
+	chartServer(t, ns, c)
+	key := newRelease(t, ns, "web", "app", "1.0.0", nil)
+	readyWith(t, key, "1.0.0")
+	if configMap(t, ns, "web-widgets") != nil {
+		t.Fatalf("%s/v1 is in .Capabilities.APIVersions before its CRD exists", group)
+	}
+
+	// The CRD of crdChart, applied as another tool would.
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := yaml.Unmarshal([]byte(crdChart("1.0.0", group).Files["crds/widgets.yaml"]), &crd); err != nil {
+		t.Fatal(err)
+	}
+	deleteCRDAtEnd(t, crd.Name)
+	if err := env.Client.Create(context.Background(), &crd); err != nil {
+		t.Fatal(err)
+	}
+	waitEstablished(t, crd.Name)
+	update(t, key, func(o *helmv2.HelmRelease) {
+		o.Spec.Values = values(t, map[string]any{"greeting": "again"})
+	})
+	greetingIs(t, ns, "web", "again")
+	if configMap(t, ns, "web-widgets") == nil {
+		t.Errorf("the upgrade after the CRD was created did not see %s/v1 in .Capabilities.APIVersions", group)
+	}
+}
+
+// waitEstablished waits until the CRD name is Established.
+func waitEstablished(t *testing.T, name string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if crd := crdOf(t, name); crd != nil {
+			for _, c := range crd.Status.Conditions {
+				if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CRD %s not Established", name)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

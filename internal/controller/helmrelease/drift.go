@@ -7,12 +7,14 @@ import (
 	"strings"
 
 	rel "helm.sh/helm/v4/pkg/release/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
+	"github.com/gotk-dev/gotk/internal/health"
 	"github.com/gotk-dev/gotk/internal/helm/release"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/ssa"
@@ -86,25 +88,15 @@ func (r *Reconciler) reconcileDrift(ctx context.Context, s *scope, h *rel.Releas
 	}
 	ctx, cancel := context.WithTimeout(ctx, obj.GetTimeout().Duration)
 	defer cancel()
-	c, err := s.runner.Client(r.localMapper(obj))
+	m, desired, err := r.driftManager(s, h)
 	if err != nil {
 		return runtime.Failed(DriftDetectionFailedReason, fmt.Errorf("drift detection of release %s: %w", fullName(h), err))
-	}
-	objs, err := release.Objects(h, c.RESTMapper())
-	if err != nil {
-		return runtime.Failed(DriftDetectionFailedReason, fmt.Errorf("drift detection of release %s: %w", fullName(h), err))
-	}
-	desired := objs[:0]
-	for _, o := range objs {
-		if !release.Excluded(o, helmv2.DriftDetectionMetadataKey, helmv2.DriftDetectionDisabledValue) {
-			desired = append(desired, o)
-		}
 	}
 	if len(desired) == 0 {
 		runtime.Delete(obj, DriftedCondition)
 		return nil
 	}
-	m := &ssa.Manager{Client: c, FieldManager: release.FieldManager(), Cache: r.driftCacheFor(obj)}
+	c := m.Client
 	opts := ssa.ApplyOptions{Ignore: dd.Ignore}
 	diffs, _, diffErr := m.Diff(ctx, desired, opts)
 	drifts := excludeLive(ctx, c, driftOf(diffs, desired))
@@ -145,6 +137,71 @@ func (r *Reconciler) reconcileDrift(ctx context.Context, s *scope, h *rel.Releas
 	runtime.MarkFalse(obj, DriftedCondition, DriftCorrectedReason, "%s", done)
 	r.eventfMD(obj, md, runtime.SeverityInfo, DriftCorrectedReason, "%s", done)
 	return detectErr
+}
+
+// driftManager returns the apply engine that compares release h with
+// the cluster, and the objects of h it compares: those not excluded from
+// drift detection. For a release in the controller's cluster, objects
+// that the shared watches show unchanged since the last comparison (or
+// since Helm applied them, see rememberApplied) cost no request.
+func (r *Reconciler) driftManager(s *scope, h *rel.Release) (*ssa.Manager, []*unstructured.Unstructured, error) {
+	obj := s.obj
+	c, err := s.runner.Client(r.localMapper(obj))
+	if err != nil {
+		return nil, nil, err
+	}
+	objs, err := release.Objects(h, c.RESTMapper())
+	if err != nil {
+		return nil, nil, err
+	}
+	desired := objs[:0]
+	for _, o := range objs {
+		if !release.Excluded(o, helmv2.DriftDetectionMetadataKey, helmv2.DriftDetectionDisabledValue) {
+			desired = append(desired, o)
+		}
+	}
+	m := &ssa.Manager{Client: c, FieldManager: release.FieldManager(), Cache: r.driftCacheFor(obj)}
+	if obj.Spec.KubeConfig == nil && r.Health != nil {
+		m.Watched = r.Health
+		retainWatches(r.Health, desired)
+	}
+	return m, desired, nil
+}
+
+// rememberApplied records, for drift detection, the objects of release h
+// as the install or upgrade that made it has just applied them: Helm
+// applied each of them server-side with the field manager that drift
+// detection applies with, so a dry-run could only find them equal. The
+// first comparison after the action then costs no dry-run, and none
+// while the objects stay as they are.
+func (r *Reconciler) rememberApplied(s *scope, h *rel.Release) {
+	obj := s.obj
+	dd := obj.GetDriftDetection()
+	if !dd.MustDetectChanges() || h == nil || obj.Spec.KubeConfig != nil ||
+		h.ApplyMethod != string(rel.ApplyMethodServerSideApply) {
+		return
+	}
+	m, desired, err := r.driftManager(s, h)
+	if err != nil {
+		return // the comparison finds and reports it
+	}
+	_ = m.Remember(desired, ssa.ApplyOptions{Ignore: dd.Ignore}, func(ref ssa.ObjectRef) *unstructured.Unstructured {
+		return s.runner.Applied(release.AppliedKey{Group: ref.Group, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name})
+	})
+}
+
+// retainWatches keeps the shared watch of each kind of objs running, so
+// that the next comparisons find the objects unchanged without a request.
+// CustomResourceDefinitions are left out: their schemas are large, few,
+// and rarely compared.
+func retainWatches(w *health.Watcher, objs []*unstructured.Unstructured) {
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		if gvk.Kind == "CustomResourceDefinition" && gvk.Group == apiextensionsv1.GroupName {
+			continue
+		}
+		w.Retain(gvk)
+	}
 }
 
 // driftCacheFor returns the cache of drift detection for obj's cluster:

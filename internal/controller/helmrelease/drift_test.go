@@ -77,6 +77,7 @@ func edit(t *testing.T, obj client.Object, patch string) {
 		client.FieldOwner("kubectl-edit")); err != nil {
 		t.Fatal(err)
 	}
+	watchedAs(t, obj, obj.GetResourceVersion())
 }
 
 func deployment(t *testing.T, ns, name string) *appsv1.Deployment {
@@ -157,6 +158,55 @@ func TestNoDriftAfterInstallAndInventory(t *testing.T) {
 	}
 }
 
+// Drift detection costs nothing it need not: the first comparison after
+// an install or an upgrade dry-runs none of the objects that Helm has just
+// applied, and a reconcile in sync reads none of them (the shared watches
+// show them unchanged).
+func TestDriftDetectionAfterActionsCostsNoRequest(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t)
+	start := actionRequests.count()
+	key := driftRelease(t, ns, helmv2.DriftDetectionEnabled, nil)
+	if dry := actionRequests.since(start, "/namespaces/"+ns+"/", "dryRun=All"); len(dry) > 0 {
+		t.Errorf("dry-runs of objects just installed: %q", dry)
+	}
+
+	update(t, key, func(o *helmv2.HelmRelease) {
+		o.Spec.Values = values(t, map[string]any{"deployment": true, "service": true, "greeting": "upgraded"})
+	})
+	start = actionRequests.count()
+	waitFor(t, key, func(o *helmv2.HelmRelease) bool {
+		latest := o.Status.History.Latest()
+		return runtime.IsReady(o) && o.Status.ObservedGeneration == o.Generation && latest != nil && latest.Version == 2
+	})
+	if dry := actionRequests.since(start, "/namespaces/"+ns+"/", "dryRun=All"); len(dry) > 0 {
+		t.Errorf("dry-runs of objects just upgraded: %q", dry)
+	}
+	if cm := configMap(t, ns, "web"); cm.Data["greeting"] != "upgraded" {
+		t.Fatalf("not upgraded: ConfigMap %v", cm.Data)
+	}
+
+	start = actionRequests.count()
+	obj := reconcileNow(t, key)
+	if runtime.Has(obj, DriftedCondition) {
+		t.Errorf("Drifted: %s", runtime.Message(obj, DriftedCondition))
+	}
+	var reads []string
+	for _, path := range []string{"/configmaps/web", "/secrets/web", "/services/web", "/deployments/web"} {
+		reads = append(reads, actionRequests.since(start, "/namespaces/"+ns+path)...)
+	}
+	if len(reads) > 0 {
+		t.Errorf("a reconcile in sync read or wrote the release's objects: %q", reads)
+	}
+
+	// An edit still shows, and is corrected.
+	edit(t, configMap(t, ns, "web"), `{"data":{"greeting":"edited"}}`)
+	reconcileNow(t, key)
+	if cm := configMap(t, ns, "web"); cm.Data["greeting"] != "upgraded" {
+		t.Errorf("drift not corrected: ConfigMap %v", cm.Data)
+	}
+}
+
 // In enabled mode, a Deployment edited in the cluster and a ConfigMap of
 // the release deleted are restored by the next reconcile, with a
 // DriftDetected warning that names what changed and a DriftCorrected
@@ -167,9 +217,11 @@ func TestDriftCorrected(t *testing.T) {
 	key := driftRelease(t, ns, helmv2.DriftDetectionEnabled, nil)
 
 	edit(t, deployment(t, ns, "web"), `{"spec":{"replicas":3,"template":{"spec":{"containers":[{"name":"app","image":"nginx:edited"}]}}}}`)
-	if err := env.Client.Delete(context.Background(), configMap(t, ns, "web")); err != nil {
+	cm := configMap(t, ns, "web")
+	if err := env.Client.Delete(context.Background(), cm); err != nil {
 		t.Fatal(err)
 	}
+	watchedAs(t, cm, "")
 	obj := reconcileNow(t, key)
 
 	d := deployment(t, ns, "web")

@@ -3,7 +3,9 @@ package helmrelease
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,11 +13,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/internal/runtime"
+	"github.com/gotk-dev/gotk/internal/ssa"
 	hs "github.com/gotk-dev/gotk/internal/testenv/helmserver"
 )
 
@@ -248,5 +252,77 @@ func waitGone(t *testing.T, key client.ObjectKey) {
 			t.Fatalf("%s still exists", key)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// requests records the requests sent through a rest.Config, as
+// "VERB path?query".
+type requests struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (c *requests) RoundTrip(next http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		line := req.Method + " " + req.URL.Path
+		if req.URL.RawQuery != "" {
+			line += "?" + req.URL.RawQuery
+		}
+		c.mu.Lock()
+		c.seen = append(c.seen, line)
+		c.mu.Unlock()
+		return next.RoundTrip(req)
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// since returns the requests recorded after the first n whose line
+// contains each of parts.
+func (c *requests) since(n int, parts ...string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+next:
+	for _, l := range c.seen[n:] {
+		for _, p := range parts {
+			if !strings.Contains(l, p) {
+				continue next
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// count returns how many requests were recorded so far.
+func (c *requests) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.seen)
+}
+
+// watchedAs waits until the shared watches of the reconciler show obj
+// with resourceVersion rv, or no longer show it when rv is "" (deleted),
+// so that a reconcile that follows sees the change the test made.
+func watchedAs(t *testing.T, obj client.Object, rv string) {
+	t.Helper()
+	gvk, err := apiutil.GVKForObject(obj, env.Client.Scheme())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := ssa.ObjectRef{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		o, ok := reconciler.Health.WatchedObject(ref)
+		if (rv == "" && !ok) || (ok && o.GetResourceVersion() == rv) || (rv != "" && !ok) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the shared watch of %s still has resourceVersion %s, want %q", ref, o.GetResourceVersion(), rv)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -27,6 +28,11 @@ var (
 	// artifacts is the storage of the source reconcilers, served on
 	// loopback.
 	artifacts *artifact.Storage
+	// reconciler is the HelmRelease reconciler the tests run.
+	reconciler *Reconciler
+	// actionRequests sees the requests of the Helm actions and of drift
+	// detection: those that go through the reconciler's ClientFactory.
+	actionRequests = &requests{}
 )
 
 // TestMain runs the HelmRepository, HelmChart, OCIRepository and
@@ -93,11 +99,13 @@ func startManager(e *testenv.Env) error {
 		return err
 	}
 	artifacts = storage
+	actionConfig := rest.CopyConfig(mgr.GetConfig())
+	actionConfig.Wrap(actionRequests.RoundTrip)
 	r := &Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Clients: &kustomization.ClientFactory{
-			Config: mgr.GetConfig(),
+			Config: actionConfig,
 			Scheme: mgr.GetScheme(),
 			Mapper: mgr.GetRESTMapper(),
 			Reader: mgr.GetAPIReader(),
@@ -110,6 +118,7 @@ func startManager(e *testenv.Env) error {
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
 	}
+	reconciler = r
 	go func() {
 		if err := mgr.Start(context.Background()); err != nil {
 			fmt.Fprintln(os.Stderr, "manager:", err)

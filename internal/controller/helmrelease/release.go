@@ -194,6 +194,7 @@ func (r *Reconciler) runRelease(ctx context.Context, s *scope, act release.Actio
 	}
 	if out != nil {
 		r.setInventory(s, out)
+		r.rememberApplied(s, out)
 	}
 	if out != nil && r.sharedWait(obj, obj.Status.LastAttemptedReleaseAction) {
 		// Applied; the objects are waited for by the shared watches, and

@@ -4,10 +4,17 @@ import (
 	"context"
 	"fmt"
 
+	"time"
+
+	"github.com/gotk-dev/gotk/internal/helm/release"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -90,6 +97,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Mapper == nil {
 		r.Mapper = mgr.GetRESTMapper()
 	}
+	if r.Capabilities == nil {
+		if r.Capabilities, err = sharedCapabilities(mgr); err != nil {
+			return err
+		}
+	}
 	if r.Health == nil {
 		dyn, err := dynamic.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
 		if err != nil {
@@ -128,6 +140,42 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 	}
 	return b.Complete(r)
+}
+
+// capabilitiesMaxAge bounds how long the shared capabilities are kept
+// when no CustomResourceDefinition or APIService changes.
+const capabilitiesMaxAge = 5 * time.Minute
+
+// sharedCapabilities returns the capabilities of the controller's cluster
+// for the releases in it, read again whenever a CustomResourceDefinition
+// or an APIService is created, changed or deleted (the manager's cache
+// watches their metadata).
+func sharedCapabilities(mgr ctrl.Manager) (*release.Capabilities, error) {
+	dc, err := discovery.NewDiscoveryClientForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	caps := &release.Capabilities{Discovery: dc, MaxAge: capabilitiesMaxAge}
+	invalidate := toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { caps.Invalidate() },
+		UpdateFunc: func(any, any) { caps.Invalidate() },
+		DeleteFunc: func(any) { caps.Invalidate() },
+	}
+	for _, gvk := range []schema.GroupVersionKind{
+		apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"),
+		{Group: "apiregistration.k8s.io", Version: "v1", Kind: "APIService"},
+	} {
+		obj := &metav1.PartialObjectMetadata{}
+		obj.SetGroupVersionKind(gvk)
+		inf, err := mgr.GetCache().GetInformer(context.Background(), obj, cache.BlockUntilSynced(false))
+		if err != nil {
+			return nil, fmt.Errorf("watch %s: %w", gvk.Kind, err)
+		}
+		if _, err := inf.AddEventHandler(invalidate); err != nil {
+			return nil, fmt.Errorf("watch %s: %w", gvk.Kind, err)
+		}
+	}
+	return caps, nil
 }
 
 // metadataCache returns a cache of ConfigMap and Secret metadata (no

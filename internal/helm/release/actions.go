@@ -14,6 +14,7 @@ import (
 	"helm.sh/helm/v4/pkg/release/common"
 	rel "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/storage/driver"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
 )
@@ -30,6 +31,9 @@ type Runner struct {
 	// HooksOnly makes install and upgrade wait for their hooks only: the
 	// caller waits for the objects of the release itself.
 	HooksOnly bool
+	// capabilities are the shared ones of the getter, if any: the CRDs
+	// of a chart make them stale.
+	capabilities *Capabilities
 	// Render is the post-rendering of installs and upgrades: the spec's
 	// post-renderers and commonMetadata, recorded on the release as
 	// RenderLabel.
@@ -62,7 +66,7 @@ func NewRunner(g *Getter, storageNamespace, name string, log *slog.Logger) (*Run
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{cfg: cfg, name: name, namespace: g.namespace}, nil
+	return &Runner{cfg: cfg, name: name, namespace: g.namespace, capabilities: g.capabilities}, nil
 }
 
 // Last returns the newest version of the release in storage, or nil when
@@ -160,9 +164,23 @@ func (r *Runner) Install(ctx context.Context, hr *helmv2.HelmRelease, ch *chart.
 	if err := r.applyCRDs(installCRDsPolicy(spec), ch, "install"); err != nil {
 		return nil, err
 	}
+	r.kube().reset()
 	v, err := a.RunWithContext(ctx, ch, values)
 	out, _ := toV1(v)
 	return out, err
+}
+
+// kube is the runner's Kubernetes client.
+func (r *Runner) kube() *recordingClient {
+	return r.cfg.KubeClient.(*recordingClient)
+}
+
+// Applied returns the object k as the API server answered the last install or
+// upgrade of the runner that wrote it, or nil when that action did not.
+// An action that failed may have written some objects and not others;
+// a caller only trusts the answers of an action that succeeded.
+func (r *Runner) Applied(k AppliedKey) *unstructured.Unstructured {
+	return r.kube().lookup(k)
 }
 
 // Upgrade upgrades the release to ch with values.
@@ -202,6 +220,7 @@ func (r *Runner) Upgrade(ctx context.Context, hr *helmv2.HelmRelease, ch *chart.
 	if err := r.applyCRDs(upgradeCRDsPolicy(spec), ch, "upgrade"); err != nil {
 		return nil, err
 	}
+	r.kube().reset()
 	v, err := a.RunWithContext(ctx, r.name, ch, values)
 	out, _ := toV1(v)
 	return out, err

@@ -81,6 +81,7 @@ func (r *Runner) applyCRDs(policy helmv2.CRDsPolicy, ch *chart.Chart, action str
 	// The CRDs are new to discovery: forget what was cached, for the
 	// action's capabilities and REST mapping.
 	r.cfg.Capabilities = nil
+	r.capabilities.Invalidate()
 	if dc, err := r.cfg.RESTClientGetter.ToDiscoveryClient(); err == nil {
 		dc.Invalidate()
 	}

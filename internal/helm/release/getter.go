@@ -8,11 +8,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"sync"
+	"time"
 
 	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/kube"
 	"helm.sh/helm/v4/pkg/storage"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/rest"
@@ -31,6 +36,8 @@ type Getter struct {
 	namespace string
 	discovery discovery.CachedDiscoveryInterface
 	mapper    apimeta.RESTMapper
+	// capabilities, when set, are the shared ones (see Share).
+	capabilities *Capabilities
 }
 
 // NewGetter returns a getter for cfg in namespace. Discovery is cached in
@@ -47,6 +54,73 @@ func NewGetter(cfg *rest.Config, namespace string) (*Getter, error) {
 		discovery: cached,
 		mapper:    restmapper.NewDeferredDiscoveryRESTMapper(cached),
 	}, nil
+}
+
+// Share makes the getter use what the releases of one cluster share:
+// mapper for REST mappings instead of one over its own discovery, and caps
+// for the Capabilities of the templates instead of reading discovery for
+// each action. Either may be nil.
+func (g *Getter) Share(mapper apimeta.RESTMapper, caps *Capabilities) {
+	if mapper != nil {
+		g.mapper = mapper
+	}
+	g.capabilities = caps
+}
+
+// Capabilities are the Kubernetes version and the API versions of one
+// cluster, as the templates see them (.Capabilities), shared by the
+// actions of all the releases in that cluster. Helm reads them afresh for
+// each action: GET /version, /api and /apis, and the parsing of every
+// group, which a controller of a thousand releases would repeat a
+// thousand times for nothing. Here they are read once and kept until
+// Invalidate, which the owner calls when the cluster's APIs change (a
+// CustomResourceDefinition or an APIService is created, changed or
+// deleted) and a release installs CRDs, and for at most MaxAge.
+type Capabilities struct {
+	Discovery discovery.DiscoveryInterface
+	MaxAge    time.Duration
+
+	mu   sync.Mutex
+	caps *common.Capabilities
+	at   time.Time
+}
+
+// Get returns a copy of the capabilities, read from discovery when they
+// are not known or older than MaxAge.
+func (c *Capabilities) Get() (*common.Capabilities, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.caps == nil || time.Since(c.at) > c.MaxAge {
+		v, err := c.Discovery.ServerVersion()
+		if err != nil {
+			return nil, fmt.Errorf("could not get server version from Kubernetes: %w", err)
+		}
+		versions, err := action.GetVersionSet(c.Discovery)
+		if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
+			// A group that fails (an APIService without its server) is
+			// left out, as Helm does.
+			return nil, fmt.Errorf("could not get apiVersions from Kubernetes: %w", err)
+		}
+		c.caps = &common.Capabilities{
+			APIVersions: versions,
+			KubeVersion: common.KubeVersion{Version: v.GitVersion, Major: v.Major, Minor: v.Minor},
+			HelmVersion: common.DefaultCapabilities.HelmVersion,
+		}
+		c.at = time.Now()
+	}
+	out := *c.caps
+	out.APIVersions = slices.Clone(c.caps.APIVersions)
+	return &out, nil
+}
+
+// Invalidate forgets the capabilities: the next Get reads discovery.
+func (c *Capabilities) Invalidate() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.caps = nil
 }
 
 // ToRESTConfig returns a copy of the connection.
@@ -88,6 +162,12 @@ func newConfiguration(g *Getter, storageNamespace string, log *slog.Logger) (*ac
 	if err != nil {
 		return nil, fmt.Errorf("helm configuration: %w", err)
 	}
+	if g.capabilities != nil {
+		if cfg.Capabilities, err = g.capabilities.Get(); err != nil {
+			return nil, fmt.Errorf("helm configuration: %w", err)
+		}
+	}
+	cfg.KubeClient = &recordingClient{Client: kc, applied: map[AppliedKey]*unstructured.Unstructured{}}
 	store := newSecretStore(cs.CoreV1().Secrets(storageNamespace))
 	store.SetLogger(log.Handler())
 	cfg.Releases = storage.Init(store)
