@@ -3,9 +3,11 @@ package helm
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -101,5 +103,32 @@ func TestRevisionIgnoresFormatting(t *testing.T) {
 	}
 	if revs[0] != revs[1] || !strings.HasPrefix(revs[0], "sha256:") {
 		t.Errorf("revisions %v, want the same sha256", revs)
+	}
+}
+
+// Fetches from one repository reuse its connections: a thousand
+// HelmCharts of a repository do not each open one (a TLS handshake each,
+// on a real repository) and leave it idle.
+func TestFetchesReuseConnections(t *testing.T) {
+	var opened atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("apiVersion: v1\nentries: {}\n"))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	for range 20 {
+		idx, err := FetchIndex(context.Background(), srv.URL, Options{}, DefaultIndexMaxSize, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx.Remove()
+	}
+	if n := opened.Load(); n != 1 {
+		t.Errorf("20 fetches in a row opened %d connections, want 1", n)
 	}
 }

@@ -144,7 +144,9 @@ func download(ctx context.Context, u string, base *url.URL, o Options, maxSize i
 		return err
 	}
 	o.authorize(req, base)
-	resp, err := o.httpClient().Do(req)
+	hc, done := o.httpClient()
+	defer done()
+	resp, err := hc.Do(req)
 	if err != nil {
 		// A *url.Error names the method and URL already.
 		return err

@@ -104,7 +104,9 @@ func PingRegistry(ctx context.Context, ociURL string, o Options) error {
 		return fmt.Errorf("spec.url %q: %w", ociURL, err)
 	}
 	reg.PlainHTTP = o.Insecure
-	client := &auth.Client{Client: o.httpClient(), Cache: auth.NewCache()}
+	hc, done := o.httpClient()
+	defer done()
+	client := &auth.Client{Client: hc, Cache: auth.NewCache()}
 	if o.Username != "" || o.Password != "" {
 		client.Credential = auth.StaticCredential(host, auth.Credential{Username: o.Username, Password: o.Password})
 	}

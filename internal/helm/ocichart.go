@@ -35,7 +35,9 @@ func RegistryClient(ociURL string, o Options, timeout time.Duration) (*registry.
 	if err != nil {
 		return nil, err
 	}
-	hc := o.httpClient()
+	// The client outlives this call: a transport of its own (with TLS
+	// settings) is left to close its idle connections by itself.
+	hc, _ := o.httpClient()
 	hc.Timeout = timeout
 	ac := auth.Client{Client: hc, Cache: auth.NewCache()}
 	if o.Username != "" || o.Password != "" {
