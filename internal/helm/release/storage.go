@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,10 +31,26 @@ import (
 // are reused. Helm makes a new gzip writer at its best compression for
 // every release it stores, about 1.2 MB of buffers, and a new reader for
 // every version it reads: with many releases these buffers were a third
-// of all the controller allocated. Delete and List are Helm's own.
+// of all the controller allocated. List is Helm's own.
+//
+// A store belongs to one Runner, which lives for one reconcile. Once it
+// has listed every version of a release (Helm's History, which the
+// reconciler reads first), it keeps those Secrets and its own writes to
+// them, and answers the other reads of that release from them: Helm's
+// actions read the release again and again (its Last, its Deployed, the
+// name check of an install, the history that maxHistory trims), each a
+// List of Secrets. Another writer of the same release meanwhile would be
+// noticed by the write that follows (a create of an existing version
+// fails), and the next reconcile lists afresh.
 type secretStore struct {
 	*driver.Secrets
 	impl typedcorev1.SecretInterface
+
+	mu sync.Mutex
+	// known is the release whose versions are all in versions (by key);
+	// "" while none is.
+	known    string
+	versions map[string]*corev1.Secret
 }
 
 func newSecretStore(impl typedcorev1.SecretInterface) *secretStore {
@@ -135,12 +153,14 @@ func (s *secretStore) Create(key string, r ri.Releaser) error {
 	if err != nil {
 		return fmt.Errorf("create: failed to encode release %q: %w", v.Name, err)
 	}
-	if _, err := s.impl.Create(context.Background(), obj, metav1.CreateOptions{}); err != nil {
+	created, err := s.impl.Create(context.Background(), obj, metav1.CreateOptions{})
+	if err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			return driver.ErrReleaseExists
 		}
 		return fmt.Errorf("create: failed to create: %w", err)
 	}
+	s.remember(v.Name, key, created)
 	return nil
 }
 
@@ -154,24 +174,45 @@ func (s *secretStore) Update(key string, r ri.Releaser) error {
 	if err != nil {
 		return fmt.Errorf("update: failed to encode release %q: %w", v.Name, err)
 	}
-	if _, err := s.impl.Update(context.Background(), obj, metav1.UpdateOptions{}); err != nil {
+	updated, err := s.impl.Update(context.Background(), obj, metav1.UpdateOptions{})
+	if err != nil {
 		return fmt.Errorf("update: failed to update: %w", err)
 	}
+	s.remember(v.Name, key, updated)
 	return nil
 }
 
-// Get reads the version stored under key.
-func (s *secretStore) Get(key string) (ri.Releaser, error) {
-	obj, err := s.impl.Get(context.Background(), key, metav1.GetOptions{})
+// Delete removes a stored version and returns it.
+func (s *secretStore) Delete(key string) (ri.Releaser, error) {
+	r, err := s.Get(key)
 	if err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, driver.ErrReleaseNotFound
-		}
-		return nil, fmt.Errorf("get: failed to get %q: %w", key, err)
+		return nil, err
 	}
+	if err := s.impl.Delete(context.Background(), key, metav1.DeleteOptions{}); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	delete(s.versions, key)
+	s.mu.Unlock()
+	return r, nil
+}
+
+// remember records the Secret of a version of release name that the
+// store wrote, when it knows the versions of that release.
+func (s *secretStore) remember(name, key string, obj *corev1.Secret) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.known == name && obj != nil {
+		s.versions[key] = obj
+	}
+}
+
+// releaseOf decodes the release a Secret holds, with its labels less
+// Helm's own.
+func releaseOf(obj *corev1.Secret) (*rel.Release, error) {
 	r, err := decodeRelease(obj.Data["release"])
 	if err != nil {
-		return nil, fmt.Errorf("get: failed to decode data %q: %w", key, err)
+		return nil, err
 	}
 	r.Labels = maps.Clone(obj.Labels)
 	for _, l := range driver.GetSystemLabels() {
@@ -180,28 +221,88 @@ func (s *secretStore) Get(key string) (ri.Releaser, error) {
 	return r, nil
 }
 
-// Query reads the versions whose Secrets carry labels.
+// Get reads the version stored under key.
+func (s *secretStore) Get(key string) (ri.Releaser, error) {
+	s.mu.Lock()
+	obj, ok := s.versions[key]
+	s.mu.Unlock()
+	if !ok {
+		var err error
+		obj, err = s.impl.Get(context.Background(), key, metav1.GetOptions{})
+		if err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, driver.ErrReleaseNotFound
+			}
+			return nil, fmt.Errorf("get: failed to get %q: %w", key, err)
+		}
+	}
+	r, err := releaseOf(obj)
+	if err != nil {
+		return nil, fmt.Errorf("get: failed to decode data %q: %w", key, err)
+	}
+	return r, nil
+}
+
+// Query reads the versions whose Secrets carry labels. A query of every
+// version of one release (name and owner) makes the store know them; the
+// queries of that release that follow read what it knows.
 func (s *secretStore) Query(labels map[string]string) ([]ri.Releaser, error) {
-	sel, err := kblabels.ValidatedSelectorFromSet(labels)
-	if err != nil {
-		return nil, fmt.Errorf("invalid label value: %w", err)
+	name := labels["name"]
+	items, known := s.knownVersions(name, labels)
+	if !known {
+		sel, err := kblabels.ValidatedSelectorFromSet(labels)
+		if err != nil {
+			return nil, fmt.Errorf("invalid label value: %w", err)
+		}
+		list, err := s.impl.List(context.Background(), metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			return nil, fmt.Errorf("query: failed to query with labels: %w", err)
+		}
+		items = make([]*corev1.Secret, len(list.Items))
+		for i := range list.Items {
+			items[i] = &list.Items[i]
+		}
+		if name != "" && len(labels) == 2 && labels["owner"] == "helm" {
+			s.mu.Lock()
+			s.known, s.versions = name, make(map[string]*corev1.Secret, len(items))
+			for _, item := range items {
+				s.versions[item.Name] = item
+			}
+			s.mu.Unlock()
+		}
 	}
-	list, err := s.impl.List(context.Background(), metav1.ListOptions{LabelSelector: sel.String()})
-	if err != nil {
-		return nil, fmt.Errorf("query: failed to query with labels: %w", err)
-	}
-	if len(list.Items) == 0 {
+	if len(items) == 0 {
 		return nil, driver.ErrReleaseNotFound
 	}
 	var out []ri.Releaser
-	for _, item := range list.Items {
+	for _, item := range items {
 		r, err := decodeRelease(item.Data["release"])
 		if err != nil {
 			s.Logger().Debug("failed to decode release", "key", item.Name, "error", err)
 			continue
 		}
-		r.Labels = item.Labels
+		r.Labels = maps.Clone(item.Labels)
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// knownVersions returns the Secrets of the versions of release name that
+// carry labels, and whether the store knows them all.
+func (s *secretStore) knownVersions(name string, labels map[string]string) ([]*corev1.Secret, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if name == "" || s.known != name || labels["owner"] != "helm" {
+		return nil, false
+	}
+	sel := kblabels.SelectorFromSet(labels)
+	var out []*corev1.Secret
+	for _, obj := range s.versions {
+		if sel.Matches(kblabels.Set(obj.Labels)) {
+			out = append(out, obj)
+		}
+	}
+	// In the order of a List: by name.
+	slices.SortFunc(out, func(a, b *corev1.Secret) int { return strings.Compare(a.Name, b.Name) })
+	return out, true
 }

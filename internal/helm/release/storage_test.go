@@ -2,14 +2,20 @@ package release
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net/http"
 	goruntime "runtime"
+	"sort"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	rel "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/storage/driver"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
 )
@@ -72,6 +78,8 @@ func TestReleasesStoredAsHelmStoresThem(t *testing.T) {
 	if err := helmStore.Create("sh.helm.release.v1.app.v2", &next); err != nil {
 		t.Fatal(err)
 	}
+	// The next reconcile, with its own runner.
+	r = installedRunner(t, ns)
 	last, err := r.Last()
 	if err != nil {
 		t.Fatal(err)
@@ -112,4 +120,92 @@ func TestStoringAReleaseReusesGzipBuffers(t *testing.T) {
 	if per > 512<<10 {
 		t.Errorf("storing a release allocated %d KiB, want at most 512 KiB", per>>10)
 	}
+}
+
+// A runner lists the release's Secrets once: Helm's own reads of the
+// release during an upgrade (its last version, its deployed one, the
+// history that maxHistory trims) and the history read after it come from
+// that List and the runner's own writes, and agree with a fresh List.
+func TestRunnerListsTheReleaseOnce(t *testing.T) {
+	ns := env.Namespace(t)
+	installed(t, ns)
+	var lists atomic.Int64
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			if req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/secrets") {
+				lists.Add(1)
+			}
+			return next.RoundTrip(req)
+		})
+	})
+	g, err := NewGetter(cfg, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRunner(g, ns, "app", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.HooksOnly = true
+	if h, err := r.History(); err != nil || len(h) != 1 {
+		t.Fatalf("history %v, %v; want the installed version", h, err)
+	}
+	hr := &helmv2.HelmRelease{}
+	hr.Namespace, hr.Name = ns, "app"
+	one := 1
+	hr.Spec.MaxHistory = &one
+	for i, msg := range []string{"two", "three"} {
+		out, err := r.Upgrade(context.Background(), hr, deploymentChart(""), map[string]any{"message": msg})
+		if err != nil || out.Version != i+2 {
+			t.Fatalf("upgrade %d: version %v, %v", i+1, out, err)
+		}
+	}
+	mine, err := r.History()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := lists.Load(); n != 1 {
+		t.Errorf("the runner listed the release's Secrets %d times, want 1", n)
+	}
+
+	fresh := installedRunner(t, ns)
+	theirs, err := fresh.History()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := versions(mine), versions(theirs); got != want {
+		t.Errorf("the runner's history %s, a fresh List %s", got, want)
+	}
+	if want := "v2 superseded, v3 deployed"; versions(theirs) != want {
+		t.Errorf("history %s, want %s (maxHistory 1 keeps the deployed version and the one before)", versions(theirs), want)
+	}
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// installedRunner returns a new runner of release app in ns.
+func installedRunner(t *testing.T, ns string) *Runner {
+	t.Helper()
+	g, err := NewGetter(env.Config, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRunner(g, ns, "app", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// versions lists history by version: "v1 status, v2 status".
+func versions(history []*rel.Release) string {
+	sort.Slice(history, func(i, j int) bool { return history[i].Version < history[j].Version })
+	parts := make([]string, len(history))
+	for i, h := range history {
+		parts[i] = fmt.Sprintf("v%d %s", h.Version, h.Info.Status)
+	}
+	return strings.Join(parts, ", ")
 }
