@@ -245,9 +245,12 @@ func (r *Reconciler) ensureHelmChart(ctx context.Context, obj *helmv2.HelmReleas
 	hc := &sourcev1.HelmChart{}
 	err := r.Get(ctx, key, hc)
 	if apierrors.IsNotFound(err) {
+		// With the source controller's finalizer, which its first
+		// reconcile would add in a write of its own.
 		hc = &sourcev1.HelmChart{
-			ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace, Labels: wantLabels, Annotations: wantAnnotations},
-			Spec:       want,
+			ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace, Labels: wantLabels, Annotations: wantAnnotations,
+				Finalizers: []string{meta.Finalizer}},
+			Spec: want,
 		}
 		if err := r.Create(ctx, hc); err != nil {
 			return key, fmt.Errorf("create HelmChart '%s': %w", key, err)
