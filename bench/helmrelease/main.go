@@ -5,14 +5,15 @@
 // serves a small chart (a ServiceAccount, a Service and a Deployment with
 // 0 replicas) over HTTP on loopback; N HelmReleases, each in its own
 // namespace with driftDetection.mode: enabled, install it, then upgrade
-// after a change of spec.values on every one of them. gotk-controller runs
-// as its own process with --controllers=source,helm, so that its memory
-// is its own.
+// after a change of spec.values on every one of them. The source and helm
+// controllers run as gotk install deploys them: each in its own
+// gotk-controller process (--controllers=source and --controllers=helm),
+// or, with -one-process, together in one (--controllers=source,helm).
 //
 // It reports the time from the first creation until all are Ready, the
-// time from the values change until all have upgraded, the controller's
-// peak RSS, the CPU time of the controller, kube-apiserver and etcd, and
-// the requests by verb. See bench/README.md for the commands and figures.
+// time from the values change until all have upgraded, the helm
+// controller's peak RSS (and the source controller's apart), the CPU time
+// of the controllers, kube-apiserver and etcd, and the requests by verb. See bench/README.md for the commands and figures.
 package main
 
 import (
@@ -58,6 +59,7 @@ type config struct {
 	cpuSeconds  int
 	apiProfile  string
 	timeout     time.Duration
+	oneProcess  bool
 }
 
 // benchLabel marks the bench's HelmReleases, which it watches across
@@ -78,6 +80,7 @@ func main() {
 	flag.IntVar(&c.cpuSeconds, "cpuprofile-seconds", 30, "length of each -cpuprofile")
 	flag.StringVar(&c.apiProfile, "apiserver-profile", "", "kube-apiserver's CPU profiles into FILE.install and FILE.upgrade, of -cpuprofile-seconds each")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "give up on a phase after this long")
+	flag.BoolVar(&c.oneProcess, "one-process", false, "run the source and helm controllers in one process (--controllers=source,helm) instead of one each, as gotk install deploys them")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
 	if err := run(c); err != nil {
@@ -117,18 +120,31 @@ func run(c config) error {
 	defer cluster.Stop()
 	env := cluster.Env
 
-	ctrlProc, err := harness.StartController(harness.ControllerOptions{
-		Binary: c.controller, Kubeconfig: cluster.Kubeconfig, Controllers: "source,helm", Work: work,
-		Concurrent: c.concurrent, QPS: c.qps, Burst: c.burst, Logs: c.logs,
-		Pprof: c.heapProfile != "" || c.cpuProfile != "",
-	})
+	controllers := "helm"
+	var source *harness.Controller
+	if c.oneProcess {
+		controllers = "source,helm"
+	} else {
+		logs := ""
+		if c.logs != "" {
+			logs = c.logs + ".source"
+		}
+		if source, err = startController(c, cluster.Kubeconfig, "source", filepath.Join(work, "source"), logs, false); err != nil {
+			return err
+		}
+		defer source.Stop()
+	}
+	ctrlProc, err := startController(c, cluster.Kubeconfig, controllers, filepath.Join(work, "helm"), c.logs, c.heapProfile != "" || c.cpuProfile != "")
 	if err != nil {
 		return err
 	}
 	defer ctrlProc.Stop()
 	pid := ctrlProc.Pid
-	fmt.Printf("controller: %s --controllers=source,helm --concurrent=%d --kube-api-qps=%d --kube-api-burst=%d\n",
-		c.controller, c.concurrent, c.qps, c.burst)
+	fmt.Printf("controller: %s --controllers=%s --concurrent=%d --kube-api-qps=%d --kube-api-burst=%d\n",
+		c.controller, controllers, c.concurrent, c.qps, c.burst)
+	if source != nil {
+		fmt.Println("  and in a process of its own, the same with --controllers=source")
+	}
 
 	const repoNS = "bench"
 	names := make([]string, c.count)
@@ -149,6 +165,10 @@ func run(c config) error {
 	anon, _ := harness.ProcStatus(pid, "RssAnon")
 	file, _ := harness.ProcStatus(pid, "RssFile")
 	fmt.Printf("controller idle: VmRSS %s (anonymous %s, file pages %s)\n", harness.MiB(idle), harness.MiB(anon), harness.MiB(file))
+	if source != nil {
+		rss, _ := harness.ProcStatus(source.Pid, "VmRSS")
+		fmt.Printf("source controller idle: VmRSS %s\n", harness.MiB(rss))
+	}
 
 	helmRepo := &sourcev1.HelmRepository{
 		ObjectMeta: metav1.ObjectMeta{Name: "charts", Namespace: repoNS},
@@ -171,7 +191,7 @@ func run(c config) error {
 	}
 
 	// Phase 1: install.
-	phase := newPhase(env.Config, ctrlProc)
+	phase := newPhase(env.Config, ctrlProc, source)
 	stopCPU := cpuProfile(c, ctrlProc, env.Config, "install")
 	watchCtx, stopWatch := context.WithTimeout(ctx, c.timeout)
 	defer stopWatch()
@@ -207,7 +227,10 @@ func run(c config) error {
 
 	// Phase 2: a change of spec.values on every HelmRelease.
 	harness.ResetPeak(pid)
-	phase = newPhase(env.Config, ctrlProc)
+	if source != nil {
+		harness.ResetPeak(source.Pid)
+	}
+	phase = newPhase(env.Config, ctrlProc, source)
 	stopCPU = cpuProfile(c, ctrlProc, env.Config, "upgrade")
 	upgraded := watchAll(watchCtx, cl, c.count, func(hr *helmv2.HelmRelease) bool {
 		latest := hr.Status.History.Latest()
@@ -243,16 +266,21 @@ func run(c config) error {
 
 // phase holds the counters at the start of a phase.
 type phase struct {
-	cfg  *rest.Config
-	ctrl *harness.Controller
-	api  map[string]float64
-	own  map[string]float64
-	cpu  map[string]float64
-	err  error
+	cfg       *rest.Config
+	ctrl      *harness.Controller
+	source    *harness.Controller // nil when it runs in ctrl
+	api       map[string]float64
+	own       map[string]float64
+	cpu       map[string]float64
+	sourceCPU float64
+	err       error
 }
 
-func newPhase(cfg *rest.Config, ctrl *harness.Controller) *phase {
-	p := &phase{cfg: cfg, ctrl: ctrl, cpu: harness.CPUSnapshot(ctrl.Pid)}
+func newPhase(cfg *rest.Config, ctrl, source *harness.Controller) *phase {
+	p := &phase{cfg: cfg, ctrl: ctrl, source: source, cpu: harness.CPUSnapshot(ctrl.Pid, source.PidOrZero())}
+	if source != nil {
+		p.sourceCPU = harness.CPUOf(source.Pid)
+	}
 	if p.api, p.err = harness.APIServerRequests(cfg); p.err == nil {
 		p.own, p.err = harness.Scrape(ctrl.MetricsURL)
 	}
@@ -285,8 +313,28 @@ func (p *phase) report(name string) error {
 	fmt.Printf("%s:   API server requests by verb/resource (all clients): %s\n", name, harness.APIByVerb(harness.Delta(p.api, api)))
 	fmt.Printf("%s:   controller peak RSS (VmHWM) %s, VmRSS after %s, Go heap in use %s\n", name, harness.MiB(hwm), harness.MiB(rss),
 		harness.MiB(int64(own["go_memstats_heap_inuse_bytes"])))
-	fmt.Printf("%s:   CPU time: %s\n", name, harness.CPUSince(p.cpu, p.ctrl.Pid))
+	fmt.Printf("%s:   CPU time: %s\n", name, harness.CPUSince(p.cpu, p.ctrl.Pid, p.source.PidOrZero()))
+	if p.source != nil {
+		hwm, err := harness.ProcStatus(p.source.Pid, "VmHWM")
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s:   source controller (its own process): peak RSS (VmHWM) %s, CPU time %.1fs\n", name, harness.MiB(hwm),
+			harness.CPUOf(p.source.Pid)-p.sourceCPU)
+	}
 	return nil
+}
+
+// startController runs gotk-controller with controllers, in a work
+// directory of its own.
+func startController(c config, kubeconfig, controllers, work, logs string, pprof bool) (*harness.Controller, error) {
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return nil, err
+	}
+	return harness.StartController(harness.ControllerOptions{
+		Binary: c.controller, Kubeconfig: kubeconfig, Controllers: controllers, Work: work,
+		Concurrent: c.concurrent, QPS: c.qps, Burst: c.burst, Logs: logs, Pprof: pprof,
+	})
 }
 
 // cpuProfile starts the CPU profiles of phase that were asked for, the

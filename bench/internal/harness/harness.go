@@ -71,6 +71,14 @@ type Controller struct {
 	PprofAddr string
 }
 
+// PidOrZero returns c's process id, or 0 when c is nil.
+func (c *Controller) PidOrZero() int {
+	if c == nil {
+		return 0
+	}
+	return c.Pid
+}
+
 // StartController runs gotk-controller as o says and waits until its
 // metrics endpoint answers.
 func StartController(o ControllerOptions) (*Controller, error) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -41,13 +42,16 @@ func MiB(b int64) string { return fmt.Sprintf("%d MiB", b>>20) }
 // the controller and by each child process of this one, by command name
 // (kube-apiserver, etcd...): on a shared machine the wall time depends on
 // the neighbours, the CPU time much less.
-func CPUSnapshot(controllerPID int) map[string]float64 {
+//
+// The processes of others (other gotk-controllers, reported apart) are
+// left out.
+func CPUSnapshot(controllerPID int, others ...int) map[string]float64 {
 	out := map[string]float64{"gotk-controller": cpuSeconds(controllerPID)}
 	entries, _ := os.ReadDir("/proc")
 	self := os.Getpid()
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == controllerPID {
+		if err != nil || pid == controllerPID || slices.Contains(others, pid) {
 			continue
 		}
 		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -65,14 +69,17 @@ func CPUSnapshot(controllerPID int) map[string]float64 {
 
 // CPUSince formats the CPU time of the controller, kube-apiserver and
 // etcd since before.
-func CPUSince(before map[string]float64, pid int) string {
-	after := CPUSnapshot(pid)
+func CPUSince(before map[string]float64, pid int, others ...int) string {
+	after := CPUSnapshot(pid, others...)
 	var parts []string
 	for _, name := range []string{"gotk-controller", "kube-apiserver", "etcd"} {
 		parts = append(parts, fmt.Sprintf("%s %.1fs", name, after[name]-before[name]))
 	}
 	return strings.Join(parts, ", ")
 }
+
+// CPUOf returns the CPU time (user + system, seconds) used so far by pid.
+func CPUOf(pid int) float64 { return cpuSeconds(pid) }
 
 // statFields returns the fields of /proc/<pid>/stat after the
 // parenthesised command name, with the name first: name, ppid(1) ...
