@@ -22,14 +22,7 @@ import (
 
 func installed(t *testing.T, ns string) *Runner {
 	t.Helper()
-	g, err := NewGetter(env.Config, ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewRunner(g, ns, "app", slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := runnerFor(t, env.Config, ns)
 	r.HooksOnly = true
 	hr := &helmv2.HelmRelease{}
 	hr.Namespace, hr.Name = ns, "app"
@@ -79,7 +72,7 @@ func TestReleasesStoredAsHelmStoresThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The next reconcile, with its own runner.
-	r = installedRunner(t, ns)
+	r = runnerFor(t, env.Config, ns)
 	last, err := r.Last()
 	if err != nil {
 		t.Fatal(err)
@@ -139,14 +132,7 @@ func TestRunnerListsTheReleaseOnce(t *testing.T) {
 			return next.RoundTrip(req)
 		})
 	})
-	g, err := NewGetter(cfg, ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewRunner(g, ns, "app", slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := runnerFor(t, cfg, ns)
 	r.HooksOnly = true
 	if h, err := r.History(); err != nil || len(h) != 1 {
 		t.Fatalf("history %v, %v; want the installed version", h, err)
@@ -169,7 +155,7 @@ func TestRunnerListsTheReleaseOnce(t *testing.T) {
 		t.Errorf("the runner listed the release's Secrets %d times, want 1", n)
 	}
 
-	fresh := installedRunner(t, ns)
+	fresh := runnerFor(t, env.Config, ns)
 	theirs, err := fresh.History()
 	if err != nil {
 		t.Fatal(err)
@@ -186,10 +172,10 @@ type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// installedRunner returns a new runner of release app in ns.
-func installedRunner(t *testing.T, ns string) *Runner {
+// runnerFor returns a new runner of release app in ns, through cfg.
+func runnerFor(t *testing.T, cfg *rest.Config, ns string) *Runner {
 	t.Helper()
-	g, err := NewGetter(env.Config, ns)
+	g, err := NewGetter(cfg, ns)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package release
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -67,14 +66,7 @@ func TestActionsDoNotFetchOpenAPIAgain(t *testing.T) {
 		t.Helper()
 		cfg := rest.CopyConfig(env.Config)
 		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countOpenAPI{next: rt, count: &count} })
-		g, err := NewGetter(cfg, ns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := NewRunner(g, ns, "app", slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := runnerFor(t, cfg, ns)
 		r.HooksOnly = true
 		return r
 	}
