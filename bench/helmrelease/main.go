@@ -13,7 +13,8 @@
 // It reports the time from the first creation until all are Ready, the
 // time from the values change until all have upgraded, the helm
 // controller's peak RSS (and the source controller's apart), the CPU time
-// of the controllers, kube-apiserver and etcd, and the requests by verb. See bench/README.md for the commands and figures.
+// of the controllers, kube-apiserver and etcd, and the requests by verb.
+// See bench/README.md for the commands and figures.
 package main
 
 import (
