@@ -38,7 +38,7 @@ type requestCounter struct {
 }
 
 func (c *requestCounter) wrap(rt http.RoundTripper) http.RoundTripper {
-	return roundTripper(func(r *http.Request) (*http.Response, error) {
+	return testenv.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
 		verb := r.Method
 		if r.URL.Query().Get("dryRun") != "" {
 			verb += "(dry-run)"
@@ -49,10 +49,6 @@ func (c *requestCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 		return rt.RoundTrip(r)
 	})
 }
-
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func (c *requestCounter) reset() {
 	c.mu.Lock()

@@ -20,6 +20,7 @@ import (
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/ssa"
+	"github.com/gotk-dev/gotk/internal/testenv"
 	hs "github.com/gotk-dev/gotk/internal/testenv/helmserver"
 )
 
@@ -263,7 +264,7 @@ type requests struct {
 }
 
 func (c *requests) RoundTrip(next http.RoundTripper) http.RoundTripper {
-	return roundTripper(func(req *http.Request) (*http.Response, error) {
+	return testenv.RoundTripFunc(func(req *http.Request) (*http.Response, error) {
 		line := req.Method + " " + req.URL.Path
 		if req.URL.RawQuery != "" {
 			line += "?" + req.URL.RawQuery
@@ -274,10 +275,6 @@ func (c *requests) RoundTrip(next http.RoundTripper) http.RoundTripper {
 		return next.RoundTrip(req)
 	})
 }
-
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // since returns the requests recorded after the first n whose line
 // contains each of parts.

@@ -24,6 +24,7 @@ import (
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/internal/artifact"
 	"github.com/gotk-dev/gotk/internal/runtime"
+	"github.com/gotk-dev/gotk/internal/testenv"
 )
 
 // serialLabel marks the Kustomizations of the tests that run their own
@@ -38,7 +39,7 @@ type requests struct {
 }
 
 func (c *requests) RoundTrip(next http.RoundTripper) http.RoundTripper {
-	return roundTripper(func(req *http.Request) (*http.Response, error) {
+	return testenv.RoundTripFunc(func(req *http.Request) (*http.Response, error) {
 		line := req.Method + " " + req.URL.Path
 		if req.URL.RawQuery != "" {
 			line += "?" + req.URL.RawQuery
@@ -78,10 +79,6 @@ func readyIn(body []byte) string {
 	}
 	return ""
 }
-
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func (c *requests) reset() {
 	c.mu.Lock()

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
+	"github.com/gotk-dev/gotk/internal/testenv"
 )
 
 func installed(t *testing.T, ns string) *Runner {
@@ -125,7 +126,7 @@ func TestRunnerListsTheReleaseOnce(t *testing.T) {
 	var lists atomic.Int64
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Wrap(func(next http.RoundTripper) http.RoundTripper {
-		return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		return testenv.RoundTripFunc(func(req *http.Request) (*http.Response, error) {
 			if req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/secrets") {
 				lists.Add(1)
 			}
@@ -167,10 +168,6 @@ func TestRunnerListsTheReleaseOnce(t *testing.T) {
 		t.Errorf("history %s, want %s (maxHistory 1 keeps the deployed version and the one before)", versions(theirs), want)
 	}
 }
-
-type roundTripperFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // runnerFor returns a new runner of release app in ns, through cfg.
 func runnerFor(t *testing.T, cfg *rest.Config, ns string) *Runner {
