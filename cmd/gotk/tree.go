@@ -60,19 +60,11 @@ tree, each with the Kustomizations whose spec.sourceRef names it.`,
 		Args:              exactlyOneName(artifactGeneratorKind.Kind()),
 		ValidArgsFunction: c.completeNames(artifactGeneratorKind),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "" && output != "json" {
-				return fmt.Errorf("unknown --output %q: use json, or leave it out for a tree", output)
-			}
-			cl, err := c.watchClient()
+			cl, g, err := c.treeRoot(cmd, artifactGeneratorKind, args[0], output)
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			key := types.NamespacedName{Namespace: c.objectNamespace(cmd), Name: args[0]}
-			g, err := getObject(ctx, cl, artifactGeneratorKind, key)
-			if err != nil {
-				return err
-			}
+			ctx, key := cmd.Context(), client.ObjectKeyFromObject(g)
 			root, err := generatorTree(ctx, cl, g)
 			if err != nil {
 				return err
@@ -249,23 +241,33 @@ func printTree(w io.Writer, root *treeNode) {
 	walk(root, "")
 }
 
+// treeRoot checks a tree command's --output and reads the object of kind
+// k named name, the root of its tree.
+func (c *cli) treeRoot(cmd *cobra.Command, k gotkKind, name, output string) (client.WithWatch, *unstructured.Unstructured, error) {
+	if output != "" && output != "json" {
+		return nil, nil, fmt.Errorf("unknown --output %q: use json, or leave it out for a tree", output)
+	}
+	cl, err := c.watchClient()
+	if err != nil {
+		return nil, nil, err
+	}
+	key := types.NamespacedName{Namespace: c.objectNamespace(cmd), Name: name}
+	obj, err := getObject(cmd.Context(), cl, k, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl, obj, nil
+}
+
 // runTree prints the tree of what the Kustomization or HelmRelease name
 // applied, or its JSON with output "json"; without anything applied, it
 // warns that the object has nothing yet.
 func (c *cli) runTree(cmd *cobra.Command, k gotkKind, name, output, nothing string) error {
-	if output != "" && output != "json" {
-		return fmt.Errorf("unknown --output %q: use json, or leave it out for a tree", output)
-	}
-	cl, err := c.watchClient()
+	cl, obj, err := c.treeRoot(cmd, k, name, output)
 	if err != nil {
 		return err
 	}
-	ctx := cmd.Context()
-	key := types.NamespacedName{Namespace: c.objectNamespace(cmd), Name: name}
-	obj, err := getObject(ctx, cl, k, key)
-	if err != nil {
-		return err
-	}
+	ctx, key := cmd.Context(), client.ObjectKeyFromObject(obj)
 	root, err := newTreeWalker(c, cl).buildTree(ctx, obj, 0)
 	if err != nil {
 		return err
