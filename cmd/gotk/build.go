@@ -181,7 +181,11 @@ func buildKustomization(ctx context.Context, cl client.Client, key types.Namespa
 			return nil, nil, fmt.Errorf("Kustomization %s: post-build substitution: %w", key, err)
 		}
 	}
-	res, err := kustomize.BuildResult(ctx, root, spec, kustomize.BuildOptions{NoRemoteBases: true, Decryption: keys})
+	opts := kustomize.BuildOptions{NoRemoteBases: true}
+	if keys != nil {
+		opts.Decryption = keys // a nil *decrypt.Keys would be a Decrypter that is not nil
+	}
+	res, err := kustomize.BuildResult(ctx, root, spec, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("build of Kustomization %s failed: %w", key, err)
 	}

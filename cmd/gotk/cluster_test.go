@@ -31,7 +31,6 @@ import (
 	"github.com/gotk-dev/gotk/internal/controller/helmchart"
 	"github.com/gotk-dev/gotk/internal/controller/helmrelease"
 	"github.com/gotk-dev/gotk/internal/controller/helmrepository"
-	"github.com/gotk-dev/gotk/internal/controller/kustomization"
 	"github.com/gotk-dev/gotk/internal/controller/ocirepository"
 	"github.com/gotk-dev/gotk/internal/controller/provider"
 	"github.com/gotk-dev/gotk/internal/controller/receiver"
@@ -161,7 +160,7 @@ func startObjects() error {
 	releases := &helmrelease.Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Clients: &kustomization.ClientFactory{Config: mgr.GetConfig(), Scheme: mgr.GetScheme(),
+		Clients: &runtime.ClientFactory{Config: mgr.GetConfig(), Scheme: mgr.GetScheme(),
 			Mapper: mgr.GetRESTMapper(), Reader: mgr.GetAPIReader()},
 		Fetcher:  &artifact.Fetcher{},
 		Recorder: runtime.NewRecorder(mgr.GetEventRecorderFor("helm-controller"), e.Scheme, runtime.RecorderOptions{}),

@@ -82,6 +82,10 @@ func Encrypted(name string, data []byte) bool {
 	}
 }
 
+// Encrypted is the package's Encrypted, so that Keys decrypt the files of
+// a kustomize build (kustomize.Decrypter).
+func (k *Keys) Encrypted(name string, data []byte) bool { return Encrypted(name, data) }
+
 func hasJSONMetadata(data []byte, binary bool) bool {
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(data, &doc); err != nil {
@@ -372,19 +376,6 @@ func redactions(values []string) []string {
 		}
 	}
 	return out
-}
-
-// Redact replaces each of secrets in msg by "***", longest first.
-func Redact(msg string, secrets []string) string {
-	if len(secrets) == 0 {
-		return msg
-	}
-	sorted := append([]string(nil), secrets...)
-	sort.Slice(sorted, func(i, j int) bool { return len(sorted[i]) > len(sorted[j]) })
-	for _, s := range sorted {
-		msg = strings.ReplaceAll(msg, s, "***")
-	}
-	return msg
 }
 
 // fingerprint formats an OpenPGP fingerprint as SOPS writes it.

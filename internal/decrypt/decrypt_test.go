@@ -13,6 +13,7 @@ import (
 
 	"github.com/gotk-dev/gotk/internal/decrypt"
 	"github.com/gotk-dev/gotk/internal/decrypt/sopstest"
+	"github.com/gotk-dev/gotk/internal/runtime"
 )
 
 const secretYAML = `apiVersion: v1
@@ -80,7 +81,7 @@ func TestDecryptEveryFormatWithAgeAndOpenPGP(t *testing.T) {
 				if !strings.Contains(string(got), "correct-horse-battery") {
 					t.Errorf("%s: decrypted to\n%s", name, got)
 				}
-				if redacted := decrypt.Redact("value correct-horse-battery here", secrets); strings.Contains(redacted, "correct") {
+				if redacted := runtime.Redact("value correct-horse-battery here", secrets); strings.Contains(redacted, "correct") {
 					t.Errorf("%s: the secret value is not redacted: %s", name, redacted)
 				}
 			}

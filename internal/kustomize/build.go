@@ -20,7 +20,7 @@ import (
 
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
-	"github.com/gotk-dev/gotk/internal/decrypt"
+	"github.com/gotk-dev/gotk/internal/runtime"
 )
 
 // BuildOptions tune Build.
@@ -31,9 +31,24 @@ type BuildOptions struct {
 	NoRemoteBases bool
 	// Decryption, when set, decrypts the SOPS-encrypted files that the
 	// build reads (resources, patches, and the files of secretGenerator and
-	// configMapGenerator) with these keys, in memory, before kustomize
-	// parses them. When nil, files are read as they are.
-	Decryption *decrypt.Keys
+	// configMapGenerator), in memory, before kustomize parses them. When
+	// nil, files are read as they are.
+	Decryption Decrypter
+}
+
+// Decrypter decrypts the SOPS-encrypted files of a build; *decrypt.Keys is
+// the one the controllers use. It is an interface so that builds without
+// decryption (the HelmRelease post-renderers) do not link SOPS and the
+// cloud SDKs it brings, which would cost the helm controller's process
+// tens of megabytes.
+type Decrypter interface {
+	// Encrypted reports whether data, the content of the file name, is
+	// encrypted.
+	Encrypted(name string, data []byte) bool
+	// Decrypt returns the plaintext of data, the content of the file name
+	// (relative to the artifact root), and the secret values it holds, to
+	// redact from messages.
+	Decrypt(name string, data []byte) (plain []byte, secrets []string, err error)
 }
 
 // buildMu serialises kustomize runs: kustomize keeps the OpenAPI schema
@@ -80,7 +95,7 @@ type Result struct {
 
 // Redact replaces in msg the values that the build decrypted by "***",
 // for messages about the built objects.
-func (r *Result) Redact(msg string) string { return decrypt.Redact(msg, r.secrets) }
+func (r *Result) Redact(msg string) string { return runtime.Redact(msg, r.secrets) }
 
 // BuildResult is Build, and tells whether the build fetched anything
 // remote.
@@ -103,7 +118,7 @@ func BuildResult(ctx context.Context, root string, spec *kustomizev1.Kustomizati
 		}
 		if len(c.secrets) > 0 {
 			// kustomize may quote what it could not parse.
-			return nil, &BuildError{msg: decrypt.Redact(err.Error(), c.secrets)}
+			return nil, &BuildError{msg: runtime.Redact(err.Error(), c.secrets)}
 		}
 		return nil, err
 	}

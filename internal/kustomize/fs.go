@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
-
-	"github.com/gotk-dev/gotk/internal/decrypt"
 )
 
 // errReadOnly is returned by every write to the artifact.
@@ -32,7 +30,7 @@ type confinedFS struct {
 
 	// keys, when set, decrypt the SOPS-encrypted files that the build
 	// reads, in memory: the plaintext is never written anywhere.
-	keys *decrypt.Keys
+	keys Decrypter
 	// decrypted holds the plaintext of the files decrypted so far, by
 	// resolved path.
 	decrypted map[string][]byte
@@ -267,7 +265,7 @@ func (c *confinedFS) readDecrypted(r string) ([]byte, error) {
 	if plain, ok := c.decrypted[r]; ok {
 		return bytes.Clone(plain), nil
 	}
-	if !decrypt.Encrypted(r, data) {
+	if !c.keys.Encrypted(r, data) {
 		return data, nil
 	}
 	plain, secrets, err := c.keys.Decrypt(c.rel(r), data)

@@ -100,7 +100,7 @@ func start(ctx context.Context, wg *sync.WaitGroup, e *testenv.Env) error {
 	ks := &kustomization.Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Clients: &kustomization.ClientFactory{
+		Clients: &runtime.ClientFactory{
 			Config: mgr.GetConfig(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), Reader: mgr.GetAPIReader(),
 		},
 		Artifacts: ksCache,

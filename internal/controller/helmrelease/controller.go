@@ -33,7 +33,6 @@ import (
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/internal/artifact"
-	"github.com/gotk-dev/gotk/internal/controller/kustomization"
 	"github.com/gotk-dev/gotk/internal/health"
 	"github.com/gotk-dev/gotk/internal/helm/release"
 	"github.com/gotk-dev/gotk/internal/runtime"
@@ -49,7 +48,7 @@ type Reconciler struct {
 	// Clients builds the connection of each HelmRelease: impersonating
 	// its service account, or to a remote cluster, with the rules the
 	// Kustomization follows.
-	Clients  *kustomization.ClientFactory
+	Clients  *runtime.ClientFactory
 	Fetcher  *artifact.Fetcher
 	Recorder *runtime.Recorder
 	Metrics  *runtime.Metrics

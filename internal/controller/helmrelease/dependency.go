@@ -10,7 +10,7 @@ import (
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
-	"github.com/gotk-dev/gotk/internal/controller/kustomization"
+	"github.com/gotk-dev/gotk/internal/readyexpr"
 	"github.com/gotk-dev/gotk/internal/runtime"
 )
 
@@ -56,7 +56,7 @@ func (r *Reconciler) reconcileDependencies(ctx context.Context, s *scope) error 
 		ready := runtime.IsReady(dep) && observed == dep.GetGeneration()
 		if d.ReadyExpr != "" {
 			var err error
-			if ready, err = kustomization.EvalReadyExpr(obj, dep, d.ReadyExpr); err != nil {
+			if ready, err = readyexpr.Eval(obj, dep, d.ReadyExpr); err != nil {
 				return runtime.Stallingf(meta.InvalidSpecReason, "spec.dependsOn[%d].readyExpr: %s", i, err)
 			}
 		}

@@ -17,7 +17,6 @@ import (
 	"github.com/gotk-dev/gotk/internal/artifact"
 	"github.com/gotk-dev/gotk/internal/controller/helmchart"
 	"github.com/gotk-dev/gotk/internal/controller/helmrepository"
-	"github.com/gotk-dev/gotk/internal/controller/kustomization"
 	"github.com/gotk-dev/gotk/internal/controller/ocirepository"
 	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/testenv"
@@ -104,7 +103,7 @@ func startManager(e *testenv.Env) error {
 	r := &Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Clients: &kustomization.ClientFactory{
+		Clients: &runtime.ClientFactory{
 			Config: actionConfig,
 			Scheme: mgr.GetScheme(),
 			Mapper: mgr.GetRESTMapper(),

@@ -5,7 +5,7 @@ import (
 
 	"github.com/gotk-dev/gotk/internal/artifact"
 	"github.com/gotk-dev/gotk/internal/controller"
-	"github.com/gotk-dev/gotk/internal/controller/kustomization"
+	"github.com/gotk-dev/gotk/internal/runtime"
 )
 
 // Setup adds the HelmRelease reconciler to mgr: the "helm" controller.
@@ -13,7 +13,7 @@ func Setup(mgr ctrl.Manager, deps controller.Deps) error {
 	r := &Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Clients: &kustomization.ClientFactory{
+		Clients: &runtime.ClientFactory{
 			Config:                mgr.GetConfig(),
 			Scheme:                mgr.GetScheme(),
 			Mapper:                mgr.GetRESTMapper(),

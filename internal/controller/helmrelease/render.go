@@ -18,8 +18,8 @@ import (
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/internal/artifact"
-	"github.com/gotk-dev/gotk/internal/controller/kustomization"
 	"github.com/gotk-dev/gotk/internal/helm/release"
+	"github.com/gotk-dev/gotk/internal/runtime"
 	"github.com/gotk-dev/gotk/internal/ssa"
 )
 
@@ -40,7 +40,7 @@ func NewRenderer(cfg *rest.Config, c client.Client) *Renderer {
 	return &Renderer{r: &Reconciler{
 		Client:    c,
 		APIReader: c,
-		Clients:   &kustomization.ClientFactory{Config: cfg, Scheme: c.Scheme(), Mapper: c.RESTMapper(), Reader: c},
+		Clients:   &runtime.ClientFactory{Config: cfg, Scheme: c.Scheme(), Mapper: c.RESTMapper(), Reader: c},
 		Fetcher:   &artifact.Fetcher{Retries: 2},
 	}}
 }

@@ -37,7 +37,7 @@ type Reconciler struct {
 	client.Client
 	// Clients builds the client that applies for one Kustomization:
 	// impersonating its service account, or for a remote cluster.
-	Clients *ClientFactory
+	Clients *runtime.ClientFactory
 	// APIReader reads the ConfigMaps and Secrets of substituteFrom
 	// directly, so that the controller does not cache every Secret.
 	APIReader client.Reader
@@ -280,9 +280,11 @@ func (r *Reconciler) reconcileBuild(ctx context.Context, s *scope) error {
 			return runtime.Failed(meta.BuildFailedReason, fmt.Errorf("post-build substitution: %w", err))
 		}
 	}
+	opts := kustomize.BuildOptions{NoRemoteBases: r.Options.NoRemoteBases}
 	keysDigest := ""
 	if keys != nil {
 		keysDigest = keys.Digest()
+		opts.Decryption = keys
 	}
 	key, err := buildKey(s.handle.Digest, &obj.Spec, vars, keysDigest, r.Options.NoRemoteBases, r.StrictSubstitutions)
 	if err != nil {
@@ -294,7 +296,7 @@ func (r *Reconciler) reconcileBuild(ctx context.Context, s *scope) error {
 		s.objects, s.digest, s.redact = b.objs, b.digest, b.redact
 		return nil
 	}
-	res, err := kustomize.BuildResult(ctx, s.handle.Dir, &obj.Spec, kustomize.BuildOptions{NoRemoteBases: r.Options.NoRemoteBases, Decryption: keys})
+	res, err := kustomize.BuildResult(ctx, s.handle.Dir, &obj.Spec, opts)
 	if err != nil {
 		var derr *decrypt.Error
 		if errors.As(err, &derr) {
@@ -372,7 +374,7 @@ func (r *Reconciler) decryptionKeys(ctx context.Context, obj *kustomizev1.Kustom
 // create join the inventory, so that a later revision can prune them.
 func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) error {
 	obj := s.obj
-	c, target, err := r.Clients.For(ctx, obj)
+	c, target, err := clientFor(ctx, r.Clients, obj)
 	if err != nil {
 		return err
 	}
@@ -541,4 +543,10 @@ func (r *Reconciler) cancelWaits(keys []types.NamespacedName) {
 			v.(context.CancelFunc)()
 		}
 	}
+}
+
+// clientFor returns the client that applies and prunes for obj, and a
+// string naming its target (see runtime.ClientFactory.For).
+func clientFor(ctx context.Context, f *runtime.ClientFactory, obj *kustomizev1.Kustomization) (client.Client, string, error) {
+	return f.For(ctx, obj, obj.Spec.ServiceAccountName, obj.Spec.KubeConfig, obj.GetRetryInterval())
 }

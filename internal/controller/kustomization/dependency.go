@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/cel-go/cel"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
 	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
+	"github.com/gotk-dev/gotk/internal/readyexpr"
 	"github.com/gotk-dev/gotk/internal/runtime"
 )
 
@@ -76,7 +75,7 @@ func (r *Reconciler) helmReleaseReady(ctx context.Context, obj *kustomizev1.Kust
 	ready := runtime.IsReady(dep) && dep.Status.ObservedGeneration == dep.Generation
 	if d.ReadyExpr != "" {
 		var err error
-		if ready, err = EvalReadyExpr(obj, dep, d.ReadyExpr); err != nil {
+		if ready, err = readyexpr.Eval(obj, dep, d.ReadyExpr); err != nil {
 			return runtime.Stallingf(meta.InvalidSpecReason, "spec.dependsOn[%d].readyExpr: %s", i, err)
 		}
 	}
@@ -117,45 +116,5 @@ func dependencyReady(self, dep *kustomizev1.Kustomization, expr string) (bool, e
 	if expr == "" {
 		return runtime.IsReady(dep) && dep.Status.ObservedGeneration == dep.Generation, nil
 	}
-	return EvalReadyExpr(self, dep, expr)
-}
-
-// EvalReadyExpr evaluates a dependsOn readyExpr, a CEL expression over
-// self (the dependent) and dep (the dependency), whatever their kinds: a
-// Kustomization or a HelmRelease. A field that does not exist yet makes
-// it false, not an error.
-func EvalReadyExpr(self, dep kruntime.Object, expr string) (bool, error) {
-	env, err := cel.NewEnv(cel.Variable("self", cel.DynType), cel.Variable("dep", cel.DynType))
-	if err != nil {
-		return false, err
-	}
-	ast, iss := env.Compile(expr)
-	if iss.Err() != nil {
-		return false, iss.Err()
-	}
-	if ast.OutputType() != cel.BoolType && ast.OutputType() != cel.DynType {
-		return false, fmt.Errorf("%q must be a boolean expression", expr)
-	}
-	prg, err := env.Program(ast)
-	if err != nil {
-		return false, err
-	}
-	selfMap, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(self)
-	if err != nil {
-		return false, err
-	}
-	depMap, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(dep)
-	if err != nil {
-		return false, err
-	}
-	out, _, err := prg.Eval(map[string]any{"self": selfMap, "dep": depMap})
-	if err != nil {
-		// A field that does not exist yet means not ready, not broken.
-		return false, nil
-	}
-	b, ok := out.Value().(bool)
-	if !ok {
-		return false, fmt.Errorf("%q evaluated to %v, not a boolean", expr, out.Value())
-	}
-	return b, nil
+	return readyexpr.Eval(self, dep, expr)
 }

@@ -135,8 +135,8 @@ func TestInsecureKubeconfigNeedsFlag(t *testing.T) {
 	if err := env.Client.Get(context.Background(), key, ks); err != nil {
 		t.Fatal(err)
 	}
-	f := &ClientFactory{Config: env.Config, Scheme: env.Scheme, Reader: env.Client, InsecureKubeconfigTLS: true}
-	c, _, err := f.For(context.Background(), ks)
+	f := &runtime.ClientFactory{Config: env.Config, Scheme: env.Scheme, Reader: env.Client, InsecureKubeconfigTLS: true}
+	c, _, err := clientFor(context.Background(), f, ks)
 	if err != nil {
 		t.Fatalf("with --insecure-kubeconfig-tls: %v", err)
 	}
@@ -156,16 +156,16 @@ func TestKubeconfigClientsReleased(t *testing.T) {
 	withKubeconfig("cluster")(ks)
 	other := ks.DeepCopy()
 	other.Name = "other"
-	f := &ClientFactory{Config: env.Config, Scheme: env.Scheme, Reader: env.Client}
+	f := &runtime.ClientFactory{Config: env.Config, Scheme: env.Scheme, Reader: env.Client}
 
-	_, first, err := f.For(ctx, ks)
+	_, first, err := clientFor(ctx, f, ks)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, target, err := f.For(ctx, other); err != nil || target != first {
+	if _, target, err := clientFor(ctx, f, other); err != nil || target != first {
 		t.Fatalf("a second Kustomization of the same cluster: target %q, %v", target, err)
 	}
-	if n := f.held(); n != 1 {
+	if n := f.Held(); n != 1 {
 		t.Fatalf("%d clients for one kubeconfig", n)
 	}
 
@@ -178,20 +178,20 @@ func TestKubeconfigClientsReleased(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []*kustomizev1.Kustomization{ks, other} {
-		if _, target, err := f.For(ctx, k); err != nil || target == first {
+		if _, target, err := clientFor(ctx, f, k); err != nil || target == first {
 			t.Fatalf("after rotation: target %q (before %q), %v", target, first, err)
 		}
 	}
-	if n := f.held(); n != 1 {
+	if n := f.Held(); n != 1 {
 		t.Errorf("%d clients held after the kubeconfig was rotated, want 1", n)
 	}
 
 	f.Forget(clientKey(ns, "app"))
-	if n := f.held(); n != 1 {
+	if n := f.Held(); n != 1 {
 		t.Errorf("%d clients held while one Kustomization still uses it, want 1", n)
 	}
 	f.Forget(clientKey(ns, "other"))
-	if n := f.held(); n != 0 {
+	if n := f.Held(); n != 0 {
 		t.Errorf("%d clients held after both Kustomizations are gone, want 0", n)
 	}
 }

@@ -148,7 +148,7 @@ func newReconciler(mgr ctrl.Manager, cache *artifact.Cache, recorder *runtime.Re
 	return &Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Clients: &ClientFactory{
+		Clients: &runtime.ClientFactory{
 			Config: mgr.GetConfig(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), Reader: mgr.GetAPIReader(),
 			DefaultServiceAccount: defaultSA,
 		},

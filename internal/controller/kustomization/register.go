@@ -26,7 +26,7 @@ func Setup(mgr ctrl.Manager, deps controller.Deps) error {
 	r := &Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Clients: &ClientFactory{
+		Clients: &runtime.ClientFactory{
 			Config:                mgr.GetConfig(),
 			Scheme:                mgr.GetScheme(),
 			Mapper:                mgr.GetRESTMapper(),

@@ -305,7 +305,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, obj *kustomizev1.Kusto
 			r.eventf(obj, runtime.SeverityError, meta.DeletingReason,
 				"%s: the %d objects of the inventory are left in the cluster", gone, len(refs))
 		} else {
-			c, _, err := r.Clients.For(ctx, obj)
+			c, _, err := clientFor(ctx, r.Clients, obj)
 			if err != nil {
 				return ctrl.Result{}, fmt.Errorf("delete objects of Kustomization %s/%s: %w", obj.Namespace, obj.Name, err)
 			}

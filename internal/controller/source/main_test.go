@@ -77,7 +77,7 @@ func startManager(e *testenv.Env) error {
 	k := &kustomization.Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Clients: &kustomization.ClientFactory{
+		Clients: &runtime.ClientFactory{
 			Config: mgr.GetConfig(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), Reader: mgr.GetAPIReader(),
 		},
 		Artifacts: cache,

@@ -1,4 +1,4 @@
-package kustomization
+package runtime
 
 import (
 	"context"
@@ -19,20 +19,18 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	kustomizev1 "github.com/gotk-dev/gotk/api/kustomize/v1"
 	"github.com/gotk-dev/gotk/api/meta"
-	"github.com/gotk-dev/gotk/internal/runtime"
 )
 
-// ClientFactory builds the clients that apply and prune for a
-// Kustomization: the controller's own identity only when no service
+// ClientFactory builds the clients that apply and prune for a Kustomization
+// or a HelmRelease: the controller's own identity only when no service
 // account is named and no default is set, otherwise impersonating the
 // service account; a remote cluster's when spec.kubeConfig is set.
 //
-// Kustomizations with the same target share one client. A client is
-// released, its idle connections closed, once no Kustomization uses it:
-// when the last one moves to another target (a rotated kubeconfig, another
-// service account) or is gone (Forget).
+// Objects with the same target share one client. A client is released,
+// its idle connections closed, once no object uses it: when the last one
+// moves to another target (a rotated kubeconfig, another service account)
+// or is gone (Forget).
 type ClientFactory struct {
 	// Config is the controller's connection to its own cluster.
 	Config *rest.Config
@@ -50,33 +48,32 @@ type ClientFactory struct {
 
 	mu      sync.Mutex
 	clients map[string]*sharedClient        // target -> client
-	users   map[types.NamespacedName]string // Kustomization -> its target
+	users   map[types.NamespacedName]string // object -> its target
 }
 
-// sharedClient is the client of one target and how many Kustomizations
-// use it.
+// sharedClient is the client of one target and how many objects use it.
 type sharedClient struct {
 	client client.Client
 	http   *http.Client
 	users  int
 }
 
-// For returns the client for obj and a string naming its target, which
-// changes when the identity or cluster does. Problems with the kubeconfig
-// Secret (missing, without the key, not a usable kubeconfig) are retried
-// at spec.retryInterval: the Secret may be written after the
-// Kustomization, as when a cluster and its Kustomization are created
-// together.
-func (f *ClientFactory) For(ctx context.Context, obj *kustomizev1.Kustomization) (client.Client, string, error) {
-	cfg, target, err := f.RESTConfig(ctx, obj.Namespace, obj.Spec.ServiceAccountName, obj.Spec.KubeConfig, obj.GetRetryInterval())
+// For returns the client for obj, which names serviceAccount and
+// kubeConfig, and a string naming its target, which changes when the
+// identity or cluster does. Problems with the kubeconfig Secret (missing,
+// without the key, not a usable kubeconfig) are retried after retry: the
+// Secret may be written after the object, as when a cluster and its
+// Kustomization are created together.
+func (f *ClientFactory) For(ctx context.Context, obj client.Object, serviceAccount string, kc *meta.KubeConfigReference, retry time.Duration) (client.Client, string, error) {
+	cfg, target, err := f.RESTConfig(ctx, obj.GetNamespace(), serviceAccount, kc, retry)
 	if err != nil {
 		return nil, "", err
 	}
 	mapper := f.Mapper
-	if obj.Spec.KubeConfig != nil {
+	if kc != nil {
 		mapper = nil
 	}
-	key := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}
+	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}
 	if c := f.use(key, target, nil); c != nil {
 		return c, target, nil
 	}
@@ -85,8 +82,8 @@ func (f *ClientFactory) For(ctx context.Context, obj *kustomizev1.Kustomization)
 		return nil, "", err
 	}
 	if mapper == nil {
-		if mapper, err = runtime.MapperProvider(cfg, httpClient); err != nil {
-			return nil, "", runtime.Failed(meta.ReconciliationFailedReason, fmt.Errorf("connect to the cluster of spec.kubeConfig: %w", err))
+		if mapper, err = MapperProvider(cfg, httpClient); err != nil {
+			return nil, "", Failed(meta.ReconciliationFailedReason, fmt.Errorf("connect to the cluster of spec.kubeConfig: %w", err))
 		}
 	}
 	c, err := client.New(cfg, client.Options{Scheme: f.Scheme, Mapper: mapper, HTTPClient: httpClient})
@@ -99,10 +96,10 @@ func (f *ClientFactory) For(ctx context.Context, obj *kustomizev1.Kustomization)
 // RESTConfig returns the connection for an object in namespace that names
 // serviceAccount (or none: --default-service-account then applies) and
 // kubeConfig, and a string naming its target (cluster and identity). The
-// HelmRelease reconciler uses it too, so that both kinds follow the same
-// rules: impersonation, and kubeconfigs that may not run programs or read
-// the controller's files. Problems with the kubeconfig Secret are retried
-// after retry.
+// HelmRelease reconciler uses it for Helm's actions, so that both kinds
+// follow the same rules: impersonation, and kubeconfigs that may not run
+// programs or read the controller's files. Problems with the kubeconfig
+// Secret are retried after retry.
 func (f *ClientFactory) RESTConfig(ctx context.Context, namespace, serviceAccount string, kc *meta.KubeConfigReference, retry time.Duration) (*rest.Config, string, error) {
 	sa := serviceAccount
 	if sa == "" {
@@ -112,7 +109,7 @@ func (f *ClientFactory) RESTConfig(ctx context.Context, namespace, serviceAccoun
 	target := "local"
 	if kc != nil {
 		if kc.SecretRef == nil {
-			return nil, "", runtime.Stallingf(meta.InvalidSpecReason, "spec.kubeConfig: only secretRef is supported")
+			return nil, "", Stallingf(meta.InvalidSpecReason, "spec.kubeConfig: only secretRef is supported")
 		}
 		data, err := f.kubeconfig(ctx, namespace, kc.SecretRef, retry)
 		if err != nil {
@@ -131,7 +128,7 @@ func (f *ClientFactory) RESTConfig(ctx context.Context, namespace, serviceAccoun
 	return cfg, target, nil
 }
 
-// use records that the Kustomization key uses target, releasing the
+// use records that the object key uses target, releasing the
 // target it used before, and returns the client of target: the one held
 // already, else fresh (nil when there is none yet and fresh is nil).
 func (f *ClientFactory) use(key types.NamespacedName, target string, fresh *sharedClient) client.Client {
@@ -162,7 +159,7 @@ func (f *ClientFactory) use(key types.NamespacedName, target string, fresh *shar
 	return sc.client
 }
 
-// Forget releases the client of the Kustomization key, which is gone.
+// Forget releases the client of the object key, which is gone.
 func (f *ClientFactory) Forget(key types.NamespacedName) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -185,8 +182,8 @@ func (f *ClientFactory) releaseLocked(target string) {
 	}
 }
 
-// held returns how many clients the factory holds.
-func (f *ClientFactory) held() int {
+// Held returns how many clients the factory holds.
+func (f *ClientFactory) Held() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.clients)
@@ -198,15 +195,15 @@ func (f *ClientFactory) held() int {
 func (f *ClientFactory) restConfig(namespace string, ref *meta.SecretKeyReference, data []byte) (*rest.Config, error) {
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
 	if err != nil {
-		return nil, runtime.Failed(meta.ReconciliationFailedReason,
+		return nil, Failed(meta.ReconciliationFailedReason,
 			fmt.Errorf("spec.kubeConfig: Secret '%s/%s' holds no valid kubeconfig: %w", namespace, ref.Name, err))
 	}
 	if err := selfContained(cfg); err != nil {
-		return nil, runtime.Failed(meta.ReconciliationFailedReason,
+		return nil, Failed(meta.ReconciliationFailedReason,
 			fmt.Errorf("spec.kubeConfig: Secret '%s/%s': %w", namespace, ref.Name, err))
 	}
 	if cfg.Insecure && !f.InsecureKubeconfigTLS {
-		return nil, runtime.Failed(meta.ReconciliationFailedReason,
+		return nil, Failed(meta.ReconciliationFailedReason,
 			fmt.Errorf("spec.kubeConfig: Secret '%s/%s': the kubeconfig skips TLS verification (insecure-skip-tls-verify), which the controller refuses unless started with --insecure-kubeconfig-tls", namespace, ref.Name))
 	}
 	return cfg, nil
@@ -218,7 +215,7 @@ func (f *ClientFactory) kubeconfig(ctx context.Context, namespace string, ref *m
 	secret := &corev1.Secret{}
 	if err := f.Reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, secret); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, runtime.Waiting(meta.ReconciliationFailedReason, retry,
+			return nil, Waiting(meta.ReconciliationFailedReason, retry,
 				fmt.Errorf("spec.kubeConfig: Secret '%s/%s' not found", namespace, ref.Name))
 		}
 		return nil, err
@@ -232,7 +229,7 @@ func (f *ClientFactory) kubeconfig(ctx context.Context, namespace string, ref *m
 			return v, nil
 		}
 	}
-	return nil, runtime.Failed(meta.ReconciliationFailedReason, fmt.Errorf("spec.kubeConfig: Secret '%s/%s' has no key %v", namespace, ref.Name, keys))
+	return nil, Failed(meta.ReconciliationFailedReason, fmt.Errorf("spec.kubeConfig: Secret '%s/%s' has no key %v", namespace, ref.Name, keys))
 }
 
 // selfContained refuses a kubeconfig that would make the controller run a
