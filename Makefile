@@ -18,7 +18,8 @@ COMPAT_FACTS := internal/crdcompat/testdata/flux-fields.tsv
 all: build
 
 build: generate
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/gotk ./cmd/gotk-controller
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/gotk ./cmd/gotk-controller ./cmd/gotk-source-controller \
+		./cmd/gotk-kustomize-controller ./cmd/gotk-helm-controller ./cmd/gotk-notification-controller
 
 $(CONTROLLER_GEN): hack/tools/go.mod hack/tools/go.sum
 	$(GO) build -C hack/tools -o $(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen

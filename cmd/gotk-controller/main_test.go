@@ -2,17 +2,21 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gotk-dev/gotk/internal/controller"
 	"github.com/gotk-dev/gotk/internal/testenv"
 )
 
@@ -152,12 +156,90 @@ func TestControllerRunsFromKubeconfig(t *testing.T) {
 // buildController builds gotk-controller into a temporary folder.
 func buildController(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "gotk-controller")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	return buildBinaries(t, controller.AllInOne)[controller.AllInOne]
+}
+
+// buildBinaries builds the named binaries of cmd/ into a temporary folder,
+// in one go build, and returns their paths by name.
+func buildBinaries(t *testing.T, names ...string) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	args := []string{"build", "-o", dir + "/"}
+	out := map[string]string{}
+	for _, n := range names {
+		args = append(args, "../"+n)
+		out[n] = filepath.Join(dir, n)
 	}
-	return bin
+	build := exec.Command("go", args...)
+	if msg, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, msg)
+	}
+	return out
+}
+
+// Each binary of one controller runs its controllers and only them: its
+// metrics have their kinds and none of the others', and it refuses a
+// controller that another binary holds, naming that binary.
+func TestControllerBinariesRunTheirOwn(t *testing.T) {
+	testenv.Require(t)
+	dir := t.TempDir()
+	kubeconfig, err := env.Kubeconfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := map[string][]string{} // binary -> its controllers
+	for _, n := range controller.Names {
+		if b, ok := controller.Binaries[n]; ok {
+			held[b] = append(held[b], n)
+		}
+	}
+	var names []string
+	for b := range held {
+		names = append(names, b)
+	}
+	sort.Strings(names)
+	bins := buildBinaries(t, names...)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			health, metrics := freeAddr(t), freeAddr(t)
+			args := []string{"--kubeconfig=" + kubeconfig, "--health-addr=" + health, "--metrics-addr=" + metrics,
+				"--controllers=" + strings.Join(held[name], ","), "--log-encoding=console",
+				"--storage-addr=127.0.0.1:0", "--storage-path=" + filepath.Join(dir, name)}
+			if slices.Contains(held[name], "notification") {
+				args = append(args, "--receiver-addr="+freeAddr(t), "--events-listen-addr="+freeAddr(t))
+			}
+			var logs bytes.Buffer
+			cmd := exec.Command(bins[name], args...)
+			cmd.Stdout, cmd.Stderr = &logs, &logs
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(exited) }()
+			defer func() { _ = cmd.Process.Kill(); <-exited }()
+
+			get(t, "http://"+health+"/readyz", exited, &logs)
+			body := get(t, "http://"+metrics+"/metrics", exited, &logs)
+			for n, kinds := range controller.Kinds {
+				for _, kind := range kinds {
+					line := fmt.Sprintf(`gotk_reconcile_duration_seconds_count{kind=%q}`, kind)
+					if own := slices.Contains(held[name], n); strings.Contains(body, line) != own {
+						t.Errorf("metrics of %s: has %s = %v, want %v", kind, line, !own, own)
+					}
+				}
+			}
+
+			for n, other := range controller.Binaries {
+				if other == name {
+					continue
+				}
+				out, err := exec.Command(bins[name], "--controllers="+n).CombinedOutput()
+				if err == nil || !strings.Contains(string(out), other) {
+					t.Errorf("--controllers=%s: %v, want an error naming %s:\n%s", n, err, other, out)
+				}
+			}
+		})
+	}
 }
 
 func TestControllerRejectsBadFlags(t *testing.T) {

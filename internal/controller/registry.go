@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/spf13/pflag"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/gotk-dev/gotk/internal/runtime"
@@ -56,12 +57,83 @@ var Kinds = map[string][]string{
 	"image":             {"ImageRepository", "ImagePolicy", "ImageUpdateAutomation"},
 }
 
+// AllInOne is the binary that holds every controller; --controllers picks
+// which of them run.
+const AllInOne = "gotk-controller"
+
+// Binaries name the binary of each controller that has one of its own. A
+// binary links only the libraries of its controllers, so that the helm
+// controller, say, does not carry SOPS and the cloud SDKs it brings, nor
+// the source controller's Git and S3 clients: each process maps and
+// initialises only its own code (docs/design-notes.md).
+var Binaries = map[string]string{
+	"source":            "gotk-source-controller",
+	"artifactgenerator": "gotk-source-controller",
+	"kustomize":         "gotk-kustomize-controller",
+	"helm":              "gotk-helm-controller",
+	"notification":      "gotk-notification-controller",
+}
+
+// BinaryOf returns the binary that runs the controllers of one Deployment:
+// their own when they share one, else AllInOne.
+func BinaryOf(controllers []string) string {
+	bin := ""
+	for _, c := range controllers {
+		b, ok := Binaries[c]
+		if !ok || (bin != "" && b != bin) {
+			return AllInOne
+		}
+		bin = b
+	}
+	if bin == "" {
+		return AllInOne
+	}
+	return bin
+}
+
 var setups = map[string][]Setup{}
 
 // Register adds a setup function under a controller name.
 func Register(name string, s Setup) {
 	setups[name] = append(setups[name], s)
 }
+
+// Config is a controller part with flags of its own.
+type Config interface {
+	BindFlags(fs *pflag.FlagSet)
+	// Validate reports flag values that cannot work.
+	Validate() error
+	Setup(mgr ctrl.Manager, deps Deps) error
+}
+
+var configs []Config
+
+// RegisterConfig registers c.Setup under a controller name, and c's flags,
+// which only the binaries that hold the controller have.
+func RegisterConfig(name string, c Config) {
+	Register(name, c.Setup)
+	configs = append(configs, c)
+}
+
+// BindFlags registers the flags of every registered Config on fs.
+func BindFlags(fs *pflag.FlagSet) {
+	for _, c := range configs {
+		c.BindFlags(fs)
+	}
+}
+
+// ValidateFlags validates the flags of every registered Config.
+func ValidateFlags() error {
+	for _, c := range configs {
+		if err := c.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Registered reports whether this binary holds the controller name.
+func Registered(name string) bool { return len(setups[name]) > 0 }
 
 // Parse turns a --controllers value into the list of controllers to run.
 // Empty or "all" selects every one but the Optional ones, which are named

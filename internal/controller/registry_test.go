@@ -29,3 +29,22 @@ func TestParseLeavesOptionalControllersOutOfAll(t *testing.T) {
 		t.Error("Parse accepted an unknown controller")
 	}
 }
+
+// A Deployment runs the binary of its controllers when they share one, and
+// gotk-controller otherwise.
+func TestBinaryOf(t *testing.T) {
+	for _, tc := range []struct {
+		controllers []string
+		want        string
+	}{
+		{[]string{"helm"}, "gotk-helm-controller"},
+		{[]string{"source", "artifactgenerator"}, "gotk-source-controller"},
+		{[]string{"source", "kustomize"}, AllInOne},
+		{[]string{"image"}, AllInOne},
+		{nil, AllInOne},
+	} {
+		if got := BinaryOf(tc.controllers); got != tc.want {
+			t.Errorf("BinaryOf(%v) = %s, want %s", tc.controllers, got, tc.want)
+		}
+	}
+}

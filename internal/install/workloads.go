@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gotk-dev/gotk/internal/controller"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -26,6 +27,8 @@ const (
 	containerName    = "manager"
 	nonRootID        = 65532
 	storageMountPath = "/data"
+	// imageBinDir is where the image keeps the controller binaries.
+	imageBinDir = "/usr/local/bin/"
 )
 
 // deployment describes one Deployment: its name and the components it runs.
@@ -74,7 +77,7 @@ func deployments(o Options) []client.Object {
 	return out
 }
 
-// args are the gotk-controller flags of one Deployment.
+// args are the flags of one Deployment's controller binary.
 func (o Options) args(d deployment) []string {
 	args := []string{
 		"--controllers=" + strings.Join(d.components, ","),
@@ -164,7 +167,10 @@ func (o Options) deployment(d deployment) *appsv1.Deployment {
 						Name:            containerName,
 						Image:           o.Image(),
 						ImagePullPolicy: corev1.PullIfNotPresent,
-						Args:            o.args(d),
+						// The image holds a binary per controller beside
+						// gotk-controller, which holds them all.
+						Command: []string{imageBinDir + controller.BinaryOf(d.components)},
+						Args:    o.args(d),
 						Env: []corev1.EnvVar{{
 							Name: "RUNTIME_NAMESPACE",
 							ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{

@@ -64,7 +64,8 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Setup adds the event server, the Alert and the Provider reconcilers.
+// Setup adds the event server, the Alert and the Provider reconcilers; the
+// events of the controllers of this process go to the server directly.
 func (c *Config) Setup(mgr ctrl.Manager, deps controller.Deps) error {
 	opts := deps.Options
 	settings := provider.Settings{AllowLinkLocal: c.AllowLinkLocal}
@@ -87,5 +88,10 @@ func (c *Config) Setup(mgr ctrl.Manager, deps controller.Deps) error {
 		Log:                  mgr.GetLogger().WithName("notification"),
 	}
 	c.Server = NewEventServer(c.EventsListenAddr, c.RateLimitInterval, d, mgr.GetLogger().WithName("events-server"))
+	if deps.Recorder != nil {
+		// The controllers of this process hand their events to the server
+		// without the network.
+		deps.Recorder.DeliverLocally(c.Server.Accept)
+	}
 	return mgr.Add(c.Server)
 }

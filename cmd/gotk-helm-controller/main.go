@@ -1,0 +1,14 @@
+// Command gotk-helm-controller runs the HelmRelease controller. It takes
+// gotk-controller's flags.
+package main
+
+import (
+	"github.com/gotk-dev/gotk/internal/controller"
+	"github.com/gotk-dev/gotk/internal/controller/helmrelease"
+	"github.com/gotk-dev/gotk/internal/manager"
+)
+
+func main() {
+	controller.Register("helm", helmrelease.Setup)
+	manager.Main(controller.Binaries["helm"])
+}
