@@ -57,6 +57,11 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		t.Errorf("%d storage Secrets, want 1", n)
 	}
 	waitEvent(t, ns, "web", helmv2.InstallSucceededReason, "web.v1 with chart app@1.0.0")
+	// Waiting for the HelmChart it created, and for the objects, is
+	// progress, not an error to alert on.
+	if ev := events(t, ns, "web", meta.ProgressingReason); len(ev) > 0 {
+		t.Errorf("events of the install's progress: %q", ev)
+	}
 
 	srv.Add(t, appChart("1.1.0"))
 	env.RequestReconcile(t, &sourcev1.HelmRepository{}, client.ObjectKey{Namespace: ns, Name: "charts"})

@@ -1,6 +1,8 @@
 package helmrelease
 
 import (
+	"errors"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	helmv2 "github.com/gotk-dev/gotk/api/helm/v2"
@@ -42,9 +44,18 @@ func (r *Reconciler) summarize(s *scope, err error) {
 	if !s.before.Ready && s.before.Message == runtime.Message(obj, meta.ReadyCondition) {
 		return
 	}
-	if runtime.IsStalling(err) || !isActionFailure(err) {
+	if runtime.IsStalling(err) || (!isActionFailure(err) && !progressing(err)) {
 		r.eventf(obj, runtime.SeverityError, runtime.ReasonOf(err, meta.ReconciliationFailedReason), "%s", err.Error())
 	}
+}
+
+// progressing reports whether err is a wait for something on its way: the
+// HelmChart that the HelmRelease created and its first artifact, or the
+// objects of a release that was applied. Ready says so; an event of error
+// severity (an alert) would cry wolf for every new release.
+func progressing(err error) bool {
+	var w *runtime.WaitingError
+	return errors.As(err, &w) && w.Reason == meta.ProgressingReason
 }
 
 // isActionFailure reports whether err is the failure of a Helm action,
