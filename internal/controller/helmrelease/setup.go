@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
@@ -178,13 +179,20 @@ func sharedCapabilities(mgr ctrl.Manager) (*release.Capabilities, error) {
 }
 
 // metadataCache returns a cache of ConfigMap and Secret metadata (no
-// data, no managed fields), started with the manager.
+// data, no managed fields), started with the manager. Helm's release
+// Secrets are left out: valuesFrom never names one, and each install or
+// upgrade writes two or three of them.
 func (r *Reconciler) metadataCache(mgr ctrl.Manager) (cache.Cache, error) {
+	secrets := &metav1.PartialObjectMetadata{}
+	secrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 	opts := cache.Options{
 		Scheme:           mgr.GetScheme(),
 		Mapper:           mgr.GetRESTMapper(),
 		HTTPClient:       mgr.GetHTTPClient(),
 		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			secrets: {Field: fields.OneTermNotEqualSelector("type", string(release.SecretType))},
+		},
 	}
 	c, err := cache.New(mgr.GetConfig(), opts)
 	if err != nil {

@@ -25,6 +25,9 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
+// SecretType is the type of the Secrets that hold Helm's releases.
+const SecretType corev1.SecretType = "helm.sh/release.v1"
+
 // secretStore is Helm's Secrets storage driver with the same Secrets
 // (type helm.sh/release.v1, the same labels, the release as base64 of
 // gzipped JSON), written and read through gzip writers and readers that
@@ -138,7 +141,7 @@ func secret(key string, r *rel.Release, timeLabel string) (*corev1.Secret, error
 	labels["version"] = strconv.Itoa(r.Version)
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: key, Labels: labels},
-		Type:       "helm.sh/release.v1",
+		Type:       SecretType,
 		Data:       map[string][]byte{"release": data},
 	}, nil
 }
