@@ -13,8 +13,11 @@ import (
 // only namespace without --watch-all-namespaces; and for ConfigMaps and
 // Secrets only those matching --watch-configs-label-selector, which feed
 // the config watchers. A cluster's Secrets are never all held in memory.
+// Cached objects keep no managed fields.
 func (o Options) CacheOptions(namespace string) (cache.Options, error) {
-	c := cache.Options{}
+	// No controller reads the managed fields of a cached object; they are
+	// a good part of each one's size.
+	c := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 	if !o.WatchAllNamespaces {
 		c.DefaultNamespaces = map[string]cache.Config{namespace: {}}
 	}
