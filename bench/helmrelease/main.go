@@ -6,9 +6,9 @@
 // 0 replicas) over HTTP on loopback; N HelmReleases, each in its own
 // namespace with driftDetection.mode: enabled, install it, then upgrade
 // after a change of spec.values on every one of them. The source and helm
-// controllers run as gotk install deploys them: each in its own
-// gotk-controller process (--controllers=source and --controllers=helm),
-// or, with -one-process, together in one (--controllers=source,helm).
+// controllers run as gotk install deploys them: each in its own process
+// and binary (gotk-source-controller and gotk-helm-controller), or, with
+// -one-process, together in gotk-controller --controllers=source,helm.
 //
 // It reports the time from the first creation until all are Ready, the
 // time from the values change until all have upgraded, the helm
@@ -26,6 +26,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -45,12 +46,13 @@ import (
 	"github.com/gotk-dev/gotk/api/meta"
 	sourcev1 "github.com/gotk-dev/gotk/api/source/v1"
 	"github.com/gotk-dev/gotk/bench/internal/harness"
+	"github.com/gotk-dev/gotk/internal/controller"
 	"github.com/gotk-dev/gotk/internal/runtime"
 )
 
 type config struct {
 	count       int
-	controller  string
+	bin         string
 	concurrent  int
 	qps, burst  int
 	kcmQPS      int
@@ -70,7 +72,7 @@ const benchLabel = "gotk.dev/bench"
 func main() {
 	var c config
 	flag.IntVar(&c.count, "n", 100, "HelmReleases, each in its own namespace")
-	flag.StringVar(&c.controller, "controller", "", "gotk-controller binary; built from ./cmd/gotk-controller when empty")
+	flag.StringVar(&c.bin, "bin", "", "directory with gotk-controller, gotk-source-controller and gotk-helm-controller; built from ./cmd when empty")
 	flag.IntVar(&c.concurrent, "concurrent", 0, "--concurrent of the controller; its default when 0")
 	flag.IntVar(&c.qps, "qps", 0, "--kube-api-qps of the controller; its default when 0")
 	flag.IntVar(&c.burst, "burst", 0, "--kube-api-burst of the controller; its default when 0")
@@ -97,8 +99,9 @@ func run(c config) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	if c.controller == "" {
-		if c.controller, err = harness.BuildController(work); err != nil {
+	if c.bin == "" {
+		c.bin = filepath.Join(work, "bin")
+		if err := harness.BuildBinaries(c.bin); err != nil {
 			return err
 		}
 	}
@@ -142,9 +145,9 @@ func run(c config) error {
 	defer ctrlProc.Stop()
 	pid := ctrlProc.Pid
 	fmt.Printf("controller: %s --controllers=%s --concurrent=%d --kube-api-qps=%d --kube-api-burst=%d\n",
-		c.controller, controllers, c.concurrent, c.qps, c.burst)
+		ctrlProc.Binary, controllers, c.concurrent, c.qps, c.burst)
 	if source != nil {
-		fmt.Println("  and in a process of its own, the same with --controllers=source")
+		fmt.Printf("  and in a process of its own, %s with the same flags and --controllers=source\n", source.Binary)
 	}
 
 	const repoNS = "bench"
@@ -326,14 +329,15 @@ func (p *phase) report(name string) error {
 	return nil
 }
 
-// startController runs gotk-controller with controllers, in a work
-// directory of its own.
+// startController runs the binary that holds controllers (one of its own,
+// or gotk-controller), in a work directory of its own.
 func startController(c config, kubeconfig, controllers, work, logs string, pprof bool) (*harness.Controller, error) {
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, err
 	}
 	return harness.StartController(harness.ControllerOptions{
-		Binary: c.controller, Kubeconfig: kubeconfig, Controllers: controllers, Work: work,
+		Binary:     filepath.Join(c.bin, controller.BinaryOf(strings.Split(controllers, ","))),
+		Kubeconfig: kubeconfig, Controllers: controllers, Work: work,
 		Concurrent: c.concurrent, QPS: c.qps, Burst: c.burst, Logs: logs, Pprof: pprof,
 	})
 }

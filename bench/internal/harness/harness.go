@@ -15,11 +15,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gotk-dev/gotk/internal/controller"
 	"github.com/gotk-dev/gotk/internal/testenv"
 )
 
@@ -28,13 +30,35 @@ import (
 // path. The binary's resident pages are a large part of the
 // controller's RSS, and a dynamic build with symbols holds more.
 func BuildController(dir string) (string, error) {
-	bin := filepath.Join(dir, "gotk-controller")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/gotk-controller")
+	return buildBinary(dir, controller.AllInOne)
+}
+
+// BuildBinaries builds gotk-controller and the binaries of one controller
+// each (controller.Binaries) into dir.
+func BuildBinaries(dir string) error {
+	names := []string{controller.AllInOne}
+	for _, b := range controller.Binaries {
+		if !slices.Contains(names, b) {
+			names = append(names, b)
+		}
+	}
+	for _, name := range names {
+		if _, err := buildBinary(dir, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildBinary builds ./cmd/name into dir, as the image does.
+func buildBinary(dir, name string) (string, error) {
+	bin := filepath.Join(dir, name)
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/"+name)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Dir = testenv.RepoRoot()
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		return "", fmt.Errorf("build gotk-controller: %w", err)
+		return "", fmt.Errorf("build %s: %w", name, err)
 	}
 	return bin, nil
 }
@@ -63,6 +87,8 @@ type ControllerOptions struct {
 // Controller is a running gotk-controller.
 type Controller struct {
 	Cmd *exec.Cmd
+	// Binary is the path of the program it runs.
+	Binary string
 	// Pid is its process id.
 	Pid int
 	// MetricsURL is its Prometheus endpoint.
@@ -93,7 +119,7 @@ func StartController(o ControllerOptions) (*Controller, error) {
 		"--storage-path=" + filepath.Join(o.Work, "storage"), "--storage-addr=" + storage, "--storage-adv-addr=" + storage,
 		"--metrics-addr=" + metrics, "--health-addr=127.0.0.1:" + ports[2], "--log-level=error", "--log-encoding=console",
 	}
-	c := &Controller{MetricsURL: "http://" + metrics + "/metrics"}
+	c := &Controller{Binary: o.Binary, MetricsURL: "http://" + metrics + "/metrics"}
 	if o.Pprof {
 		c.PprofAddr = "127.0.0.1:" + ports[3]
 		args = append(args, "--pprof-addr="+c.PprofAddr)
