@@ -35,10 +35,13 @@ import (
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	repo "helm.sh/helm/v4/pkg/repo/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -63,6 +66,7 @@ type config struct {
 	apiProfile  string
 	timeout     time.Duration
 	oneProcess  bool
+	floor       bool
 }
 
 // benchLabel marks the bench's HelmReleases, which it watches across
@@ -83,6 +87,7 @@ func main() {
 	flag.IntVar(&c.cpuSeconds, "cpuprofile-seconds", 30, "length of each -cpuprofile")
 	flag.StringVar(&c.apiProfile, "apiserver-profile", "", "kube-apiserver's CPU profiles into FILE.install and FILE.upgrade, of -cpuprofile-seconds each")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "give up on a phase after this long")
+	flag.BoolVar(&c.floor, "floor", false, "no gotk: apply each release's objects directly (server-side, 8 namespaces at a time) and wait until every Deployment is Available, to measure what the control plane alone takes")
 	flag.BoolVar(&c.oneProcess, "one-process", false, "run the source and helm controllers in one process (--controllers=source,helm) instead of one each, as gotk install deploys them")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
@@ -99,7 +104,7 @@ func run(c config) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	if c.bin == "" {
+	if c.bin == "" && !c.floor {
 		c.bin = filepath.Join(work, "bin")
 		if err := harness.BuildBinaries(c.bin); err != nil {
 			return err
@@ -123,6 +128,9 @@ func run(c config) error {
 	}
 	defer cluster.Stop()
 	env := cluster.Env
+	if c.floor {
+		return floor(ctx, cl, c.count)
+	}
 
 	controllers := "helm"
 	var source *harness.Controller
@@ -486,4 +494,72 @@ spec:
 		return fmt.Errorf("index charts: %w", err)
 	}
 	return idx.WriteFile(filepath.Join(dir, "index.yaml"), 0o644)
+}
+
+// floor applies the objects that the chart renders for each release
+// straight to the cluster, with server-side apply and 8 namespaces at a
+// time (as many as the controller's --concurrent), and waits until every
+// Deployment is Available: the work of the control plane without gotk.
+func floor(ctx context.Context, cl client.Client, n int) error {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("app-%04d", i)
+	}
+	if err := harness.Parallel(names, 32, func(name string) error {
+		return cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	}); err != nil {
+		return err
+	}
+	time.Sleep(5 * time.Second)
+	cpu := harness.CPUSnapshot(os.Getpid())
+	start := time.Now()
+	if err := harness.Parallel(names, 8, func(ns string) error {
+		labels := map[string]string{"app": ns}
+		for _, o := range []client.Object{
+			&corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+				ObjectMeta: metav1.ObjectMeta{Name: ns, Namespace: ns}},
+			&corev1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+				ObjectMeta: metav1.ObjectMeta{Name: ns, Namespace: ns},
+				Spec:       corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}}},
+			&appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+				ObjectMeta: metav1.ObjectMeta{Name: ns, Namespace: ns},
+				Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](0), Selector: &metav1.LabelSelector{MatchLabels: labels},
+					Template: corev1.PodTemplateSpec{
+						ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{"message": "hello"}},
+						Spec:       corev1.PodSpec{ServiceAccountName: ns, Containers: []corev1.Container{{Name: "web", Image: "nginx:1.27"}}},
+					}}},
+		} {
+			if err := cl.Patch(ctx, o, client.Apply, client.FieldOwner("bench"), client.ForceOwnership); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	applied := time.Since(start)
+	for {
+		list := &appsv1.DeploymentList{}
+		if err := cl.List(ctx, list); err != nil {
+			return err
+		}
+		available := 0
+		for _, d := range list.Items {
+			for _, c := range d.Status.Conditions {
+				if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue && d.Status.ObservedGeneration == d.Generation {
+					available++
+				}
+			}
+		}
+		if available >= n {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	after := harness.CPUSnapshot(os.Getpid())
+	fmt.Printf("floor: %d × (ServiceAccount, Service, Deployment of 0 replicas) applied in %s, all Available after %s\n",
+		n, applied.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	fmt.Printf("floor:   CPU time: kube-apiserver %.1fs, etcd %.1fs, kube-controller-manager %.1fs\n",
+		after["kube-apiserver"]-cpu["kube-apiserver"], after["etcd"]-cpu["etcd"], after["kube-controller"]-cpu["kube-controller"])
+	return nil
 }

@@ -25,7 +25,8 @@ import (
 )
 
 // Main runs the registered controllers that --controllers selects until
-// the process is told to stop, and exits.
+// the process is told to stop. An error (bad flags, no cluster) is printed
+// and exits 1.
 func Main(binary string) {
 	if err := run(binary); err != nil {
 		fmt.Fprintln(os.Stderr, binary+":", err)
