@@ -264,4 +264,9 @@ func TestControllerRejectsBadFlags(t *testing.T) {
 			t.Errorf("%v: error does not name the flag:\n%s", args, out)
 		}
 	}
+	// --help is no error.
+	out, err := exec.Command(bin, "--help").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--controllers") {
+		t.Errorf("--help: %v, want the usage and exit 0:\n%s", err, out)
+	}
 }

@@ -7,6 +7,7 @@
 package manager
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -44,6 +45,9 @@ func run(binary string) error {
 	// --kubeconfig comes from controller-runtime's flag registration.
 	fs.AddGoFlagSet(flag.CommandLine)
 	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil // the usage is printed
+		}
 		return err
 	}
 	if *showVersion {
