@@ -19,7 +19,8 @@ import (
 )
 
 // Event severities. Info and error events become Kubernetes events of type
-// Normal and Warning; trace events only go to the notification endpoint.
+// Normal and Warning and go to the notification endpoint; trace events, as
+// in Flux, are Kubernetes events of type Normal only, which no Alert sees.
 const (
 	SeverityInfo  = "info"
 	SeverityError = "error"
@@ -98,14 +99,14 @@ func (r *Recorder) Eventf(obj client.Object, metadata map[string]string, severit
 	if len(args) > 0 {
 		msg = fmt.Sprintf(format, args...)
 	}
-	if r.k8s != nil && severity != SeverityTrace {
+	if r.k8s != nil {
 		eventType := corev1.EventTypeNormal
 		if severity == SeverityError {
 			eventType = corev1.EventTypeWarning
 		}
 		r.k8s.AnnotatedEventf(obj, metadata, eventType, reason, "%s", msg)
 	}
-	if r.endpoint == "" && r.local == nil {
+	if severity == SeverityTrace || (r.endpoint == "" && r.local == nil) {
 		return
 	}
 	ev, err := r.newEvent(obj, metadata, severity, reason, msg)

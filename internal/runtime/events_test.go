@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,17 +108,23 @@ func TestRecorderPostsAndRecords(t *testing.T) {
 	}
 }
 
-// Trace events go only to the notification endpoint, and a failing
-// endpoint is retried.
+// Trace events are Kubernetes events of type Normal and never go to the
+// notification endpoint, as in Flux; a failing endpoint is retried.
 func TestRecorderRetriesAndTraceSeverity(t *testing.T) {
 	testenv.Require(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	attempts := make(chan int, 10)
+	type attempt struct {
+		n      int
+		reason string
+	}
+	attempts := make(chan attempt, 10)
 	n := 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev Event
+		_ = json.NewDecoder(r.Body).Decode(&ev)
 		n++
-		attempts <- n
+		attempts <- attempt{n, ev.Reason}
 		if n < 3 {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
@@ -128,21 +135,27 @@ func TestRecorderRetriesAndTraceSeverity(t *testing.T) {
 	go func() { _ = r.Start(ctx) }()
 
 	obj := newGitRepository(t, env.Namespace(t))
-	r.Eventf(obj, nil, SeverityTrace, "Progressing", "working")
+	r.Eventf(obj, nil, SeverityTrace, "Traced", "created")
+	r.Eventf(obj, nil, SeverityInfo, "Progressing", "working")
 	for want := 1; want <= 3; want++ {
 		select {
 		case got := <-attempts:
-			if got != want {
-				t.Fatalf("attempt %d, want %d", got, want)
+			if got.n != want || got.reason != "Progressing" {
+				t.Fatalf("attempt %d of %s, want %d of Progressing (the trace event is not posted)", got.n, got.reason, want)
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatalf("attempt %d never came", want)
 		}
 	}
-	select {
-	case e := <-k8s.Events:
-		t.Errorf("a trace event became a Kubernetes event: %s", e)
-	default:
+	for _, want := range []string{"Normal Traced created", "Normal Progressing working"} {
+		select {
+		case e := <-k8s.Events:
+			if !strings.HasPrefix(e, want) {
+				t.Errorf("Kubernetes event %q, want %q", e, want)
+			}
+		default:
+			t.Errorf("no Kubernetes event %q", want)
+		}
 	}
 }
 

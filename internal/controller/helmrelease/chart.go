@@ -255,7 +255,7 @@ func (r *Reconciler) ensureHelmChart(ctx context.Context, obj *helmv2.HelmReleas
 		if err := r.Create(ctx, hc); err != nil {
 			return key, fmt.Errorf("create HelmChart '%s': %w", key, err)
 		}
-		r.eventf(obj, runtime.SeverityInfo, "HelmChartCreated", "created HelmChart '%s' with SourceRef '%s/%s/%s'",
+		r.eventf(obj, runtime.SeverityTrace, "HelmChartCreated", "created HelmChart '%s' with SourceRef '%s/%s/%s'",
 			key, want.SourceRef.Kind, ns, want.SourceRef.Name)
 	} else if err != nil {
 		return key, err
