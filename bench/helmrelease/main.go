@@ -159,13 +159,8 @@ func run(c config) error {
 	}
 
 	const repoNS = "bench"
-	names := make([]string, c.count)
-	for i := range names {
-		names[i] = fmt.Sprintf("app-%04d", i)
-	}
-	if err := harness.Parallel(append([]string{repoNS}, names...), 32, func(name string) error {
-		return cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
-	}); err != nil {
+	names, err := harness.AppNamespaces(ctx, cl, c.count, repoNS)
+	if err != nil {
 		return err
 	}
 	// Idle: caches synced, the namespaces there, nothing to reconcile.
@@ -501,13 +496,8 @@ spec:
 // time (as many as the controller's --concurrent), and waits until every
 // Deployment is Available: the work of the control plane without gotk.
 func floor(ctx context.Context, cl client.Client, n int) error {
-	names := make([]string, n)
-	for i := range names {
-		names[i] = fmt.Sprintf("app-%04d", i)
-	}
-	if err := harness.Parallel(names, 32, func(name string) error {
-		return cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
-	}); err != nil {
+	names, err := harness.AppNamespaces(ctx, cl, n)
+	if err != nil {
 		return err
 	}
 	time.Sleep(5 * time.Second)

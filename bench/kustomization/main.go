@@ -253,13 +253,8 @@ func startController(c config, env *testenv.Env, work string) (*exec.Cmd, string
 // many creates c.count Kustomizations, each into its own namespace, and
 // times them until all are Ready at revision.
 func many(ctx context.Context, cl client.WithWatch, env *testenv.Env, c config, ns, revision string, pid int) error {
-	names := make([]string, c.count)
-	for i := range names {
-		names[i] = fmt.Sprintf("app-%04d", i)
-	}
-	if err := harness.Parallel(names, 32, func(name string) error {
-		return cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
-	}); err != nil {
+	names, err := harness.AppNamespaces(ctx, cl, c.count)
+	if err != nil {
 		return err
 	}
 	apiBefore, err := harness.APIServerRequests(env.Config)

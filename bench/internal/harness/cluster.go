@@ -2,8 +2,11 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -33,4 +36,17 @@ func StartCluster(ctx context.Context, dir string, kcmQPS int) (*localcluster.Cl
 		return nil, nil, err
 	}
 	return cluster, cl, nil
+}
+
+// AppNamespaces creates the namespaces extra and app-0000 to app-<n-1>,
+// 32 at a time, and returns the names of the n.
+func AppNamespaces(ctx context.Context, cl client.Client, n int, extra ...string) ([]string, error) {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("app-%04d", i)
+	}
+	err := Parallel(append(extra, names...), 32, func(name string) error {
+		return cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	})
+	return names, err
 }
