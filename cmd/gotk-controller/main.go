@@ -10,17 +10,14 @@ import (
 	"github.com/gotk-dev/gotk/internal/controller/helmrelease"
 	"github.com/gotk-dev/gotk/internal/controller/kustomization"
 	"github.com/gotk-dev/gotk/internal/controller/notification"
-	"github.com/gotk-dev/gotk/internal/controller/receiver"
 	"github.com/gotk-dev/gotk/internal/controller/source"
 	"github.com/gotk-dev/gotk/internal/manager"
 )
 
 func main() {
-	controller.RegisterConfig("source", source.DefaultConfig())
-	controller.Register("artifactgenerator", source.SetupArtifactGenerator)
-	controller.Register("kustomize", kustomization.Setup)
-	controller.RegisterConfig("notification", receiver.DefaultConfig())
-	controller.RegisterConfig("notification", notification.DefaultConfig())
-	controller.Register("helm", helmrelease.Setup)
+	source.Register()
+	kustomization.Register()
+	notification.Register()
+	helmrelease.Register()
 	manager.Main(controller.AllInOne)
 }

@@ -9,6 +9,6 @@ import (
 )
 
 func main() {
-	controller.Register("helm", helmrelease.Setup)
+	helmrelease.Register()
 	manager.Main(controller.Binaries["helm"])
 }

@@ -9,6 +9,6 @@ import (
 )
 
 func main() {
-	controller.Register("kustomize", kustomization.Setup)
+	kustomization.Register()
 	manager.Main(controller.Binaries["kustomize"])
 }

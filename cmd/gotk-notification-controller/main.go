@@ -6,12 +6,10 @@ package main
 import (
 	"github.com/gotk-dev/gotk/internal/controller"
 	"github.com/gotk-dev/gotk/internal/controller/notification"
-	"github.com/gotk-dev/gotk/internal/controller/receiver"
 	"github.com/gotk-dev/gotk/internal/manager"
 )
 
 func main() {
-	controller.RegisterConfig("notification", receiver.DefaultConfig())
-	controller.RegisterConfig("notification", notification.DefaultConfig())
+	notification.Register()
 	manager.Main(controller.Binaries["notification"])
 }

@@ -11,7 +11,6 @@ import (
 )
 
 func main() {
-	controller.RegisterConfig("source", source.DefaultConfig())
-	controller.Register("artifactgenerator", source.SetupArtifactGenerator)
+	source.Register()
 	manager.Main(controller.Binaries["source"])
 }

@@ -8,6 +8,9 @@ import (
 	"github.com/gotk-dev/gotk/internal/runtime"
 )
 
+// Register registers the "helm" controller for the binaries that hold it.
+func Register() { controller.Register("helm", Setup) }
+
 // Setup adds the HelmRelease reconciler to mgr: the "helm" controller.
 func Setup(mgr ctrl.Manager, deps controller.Deps) error {
 	r := &Reconciler{

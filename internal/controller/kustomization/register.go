@@ -11,6 +11,10 @@ import (
 	"github.com/gotk-dev/gotk/internal/runtime"
 )
 
+// Register registers the "kustomize" controller for the binaries that
+// hold it.
+func Register() { controller.Register("kustomize", Setup) }
+
 // Setup adds the Kustomization reconciler to mgr, with an artifact cache
 // that every Kustomization shares, in a temporary directory of its own (so
 // that two controllers on one machine never clean each other's).

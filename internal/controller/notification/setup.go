@@ -16,6 +16,7 @@ import (
 	"github.com/gotk-dev/gotk/internal/controller"
 	"github.com/gotk-dev/gotk/internal/controller/alert"
 	"github.com/gotk-dev/gotk/internal/controller/provider"
+	"github.com/gotk-dev/gotk/internal/controller/receiver"
 )
 
 // Defaults of the notification controller's flags.
@@ -36,6 +37,14 @@ type Config struct {
 
 	// Server is the event server, once Setup ran.
 	Server *EventServer
+}
+
+// Register registers the "notification" controller for the binaries that
+// hold it: the Receiver webhook server, and the event server with the
+// Alert and Provider reconcilers, each with its flags.
+func Register() {
+	controller.RegisterConfig("notification", receiver.DefaultConfig())
+	controller.RegisterConfig("notification", DefaultConfig())
 }
 
 // DefaultConfig returns the defaults of the flags.

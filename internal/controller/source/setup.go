@@ -49,6 +49,13 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// Register registers the "source" controller, with its flags, and the
+// "artifactgenerator" controller for the binaries that hold them.
+func Register() {
+	controller.RegisterConfig("source", DefaultConfig())
+	controller.Register("artifactgenerator", SetupArtifactGenerator)
+}
+
 // Setup creates the storage, serves it, and adds the source reconcilers
 // with the default Config.
 func Setup(mgr ctrl.Manager, deps controller.Deps) error {
